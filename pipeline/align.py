@@ -1,0 +1,143 @@
+"""Who said what: words joined with the acoustic speaker timeline in one sorted sweep."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+
+import numpy as np
+
+from pipeline.config import AlignConfig
+from pipeline.types import (
+    Alignment,
+    AttributedWord,
+    Diarization,
+    SpeakerSegment,
+    Transcript,
+    Turn,
+    Word,
+)
+
+TURN_SNAP_S = 1.0  # a turn edge moves to its speaker's acoustic edge within this distance
+
+
+def assign_speakers(
+    words: tuple[Word, ...], segments: tuple[SpeakerSegment, ...],
+    channel_speaker: dict[int, str] | None = None,
+) -> list[str]:
+    """The speaker of each word, in one sweep over both lists sorted by start time.
+
+    A word from a channel that belongs to one party goes to that party. Otherwise the speaker
+    whose segments overlap the word most wins; ties go to the previous word's speaker; a word in
+    a gap goes to the nearest segment. Every word gets a speaker when any segment exists.
+    O((words + segments) * overlapping segments).
+    """
+    channel_speaker = channel_speaker or {}
+    if not segments:
+        return [channel_speaker.get(w.channel, "") for w in words]
+    order = sorted(range(len(words)), key=lambda i: (words[i].start, words[i].end))
+    segs = sorted(segments, key=lambda s: (s.start, s.end))
+    result = [""] * len(words)
+    active: list[SpeakerSegment] = []
+    last_ended: SpeakerSegment | None = None
+    j = 0
+    previous = ""
+    for i in order:
+        word = words[i]
+        if word.channel in channel_speaker:
+            result[i] = previous = channel_speaker[word.channel]
+            continue
+        while j < len(segs) and segs[j].start < word.end:
+            active.append(segs[j])
+            j += 1
+        still = []
+        for seg in active:
+            if seg.end <= word.start:
+                if last_ended is None or seg.end > last_ended.end:
+                    last_ended = seg
+            else:
+                still.append(seg)
+        active = still
+        overlap: dict[str, float] = defaultdict(float)
+        for seg in active:
+            overlap[seg.speaker] += min(seg.end, word.end) - max(seg.start, word.start)
+        if overlap:
+            best = max(overlap.values())
+            tied = [s for s, v in overlap.items() if v >= best - 1e-9]
+            speaker = previous if previous in tied else tied[0]
+        else:
+            before = word.start - last_ended.end if last_ended else float("inf")
+            after = segs[j].start - word.end if j < len(segs) else float("inf")
+            speaker = last_ended.speaker if before <= after else segs[j].speaker
+        result[i] = previous = speaker
+    return result
+
+
+def build_turns(words: tuple[AttributedWord, ...], segments: tuple[SpeakerSegment, ...],
+                max_gap_s: float) -> tuple[Turn, ...]:
+    """Each speaker's words grouped into turns, sorted by start.
+
+    A speaker's turn goes on through the other party's overlapping words (a backchannel or an
+    interruption does not cut it) and ends at a silence over ``max_gap_s`` or when another
+    speaker's word falls wholly inside the speaker's silence. Turn edges snap to the speaker's
+    acoustic segment edges, which are more exact than ASR word times.
+    """
+    mids = np.array([(w.start + w.end) / 2 for w in words])
+    order = np.argsort(mids, kind="stable")
+    mids_sorted = mids[order]
+    owners = [words[i].speaker for i in order]
+
+    def other_speaks_between(speaker: str, t0: float, t1: float) -> bool:
+        lo, hi = bisect.bisect_right(mids_sorted, t0), bisect.bisect_left(mids_sorted, t1)
+        return any(owners[k] != speaker for k in range(lo, hi))
+
+    runs: list[list[AttributedWord]] = []
+    open_run: dict[str, list[AttributedWord]] = {}
+    for word in words:
+        run = open_run.get(word.speaker)
+        last = run[-1] if run else None
+        if (last and word.start - last.end <= max_gap_s
+                and not other_speaks_between(word.speaker, last.end, word.start)):
+            run.append(word)
+        else:
+            open_run[word.speaker] = [word]
+            runs.append(open_run[word.speaker])
+
+    by_speaker: dict[str, list[SpeakerSegment]] = defaultdict(list)
+    for seg in segments:
+        by_speaker[seg.speaker].append(seg)
+    turns = []
+    for run in runs:
+        start, end = run[0].start, run[-1].end
+        own = by_speaker[run[0].speaker]
+        near_start = [s.start for s in own if abs(s.start - start) <= TURN_SNAP_S]
+        near_end = [s.end for s in own if abs(s.end - end) <= TURN_SNAP_S]
+        if near_start:
+            start = min(near_start, key=lambda t: abs(t - start))
+        if near_end:
+            end = min(near_end, key=lambda t: abs(t - end))
+        turns.append(Turn(run[0].speaker, start, max(end, start),
+                          " ".join(w.text for w in run)))
+    turns.sort(key=lambda t: (t.start, t.end))
+    return tuple(turns)
+
+
+def align(transcript: Transcript, diarization: Diarization, config: AlignConfig) -> Alignment:
+    """Attribute words, build turns and rename speakers S1..Sn in order of first speech."""
+    channel_speaker = {ch: spk for spk, ch in diarization.channel_of.items()}
+    speakers = assign_speakers(transcript.words, diarization.segments, channel_speaker)
+    first: dict[str, float] = {}
+    for seg in diarization.segments:
+        first[seg.speaker] = min(first.get(seg.speaker, seg.start), seg.start)
+    for spk, word in zip(speakers, transcript.words, strict=True):
+        if spk and spk not in first:
+            first[spk] = word.start
+    names = {old: f"S{i + 1}" for i, old in enumerate(sorted(first, key=first.__getitem__))}
+    segments = tuple(SpeakerSegment(names[s.speaker], s.start, s.end) for s in diarization.segments)
+    words = tuple(
+        AttributedWord(names.get(spk, "S1"), w.start, w.end, w.text, w.probability)
+        for spk, w in zip(speakers, transcript.words, strict=True)
+    )
+    turns = build_turns(words, segments, config.max_turn_gap_s)
+    channel_of = {names[s]: ch for s, ch in diarization.channel_of.items() if s in names}
+    return Alignment(segments, words, turns, channel_of)

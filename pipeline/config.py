@@ -1,0 +1,145 @@
+"""Configuration: YAML into nested frozen dataclasses. Defaults live here; unknown keys raise."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+DiarizationMethod = Literal["auto", "channels", "embedding"]
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    """Silero speech activity, the single source of timing."""
+
+    threshold: float = 0.5
+    min_speech_duration_ms: int = 200
+    min_silence_duration_ms: int = 200
+    speech_pad_ms: int = 30
+    edge_search_ms: int = 150
+    edge_floor_margin_db: float = 12.0
+    edge_peak_drop_db: float = 40.0
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    """faster-whisper transcription."""
+
+    model: str = "bundled"
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = 5
+    cpu_threads: int = 0
+    language: str | None = "en"
+    vad_filter: bool = True
+    condition_on_previous_text: bool = False
+
+
+@dataclass(frozen=True)
+class DiarizationConfig:
+    """Who spoke when: per channel, or speaker embeddings over mono speech."""
+
+    method: DiarizationMethod = "auto"
+    num_speakers: int | None = None
+    min_speakers: int = 1
+    max_speakers: int = 6
+    window_s: float = 1.5
+    hop_s: float = 0.1
+    count_margin: float = 0.05
+    min_speaker_s: float = 2.0
+    switch_penalty: float = 30.0
+    min_segment_s: float = 0.3
+    bleed_db: float = 15.0
+    duplicate_channel_corr: float = 0.98
+    min_channel_speech_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """Joining words with the speaker timeline."""
+
+    max_turn_gap_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every tunable of one analysis."""
+
+    vad: VadConfig = field(default_factory=VadConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    diarization: DiarizationConfig = field(default_factory=DiarizationConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+
+
+def _check_value(name: str, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{name}: {value!r} is not one of {', '.join(map(str, args))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_value(name, inner[0], value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and not (
+        isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        where = f"in {prefix} " if prefix else ""
+        raise ConfigError(
+            f"unknown key {', '.join(map(repr, unknown))} {where}(valid: {', '.join(valid)})"
+        )
+    values = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else key
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            values[key] = _build(hint, {} if value is None else value, name)
+        else:
+            values[key] = _check_value(name, hint, value)
+    return cls(**values)
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Build a ``Config`` from nested dicts; missing keys take the defaults."""
+    return _build(Config, data, "")
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read a YAML config file; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}".replace("\n", " ")) from exc
+    return config_from_dict(data)
+
+
+def with_overrides(config: Config, section: str, **changes: Any) -> Config:
+    """A copy of ``config`` with fields of one section replaced (validated like the file)."""
+    current = dataclasses.asdict(getattr(config, section))
+    merged = {**dataclasses.asdict(config), section: {**current, **changes}}
+    return config_from_dict(merged)

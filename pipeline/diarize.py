@@ -1,0 +1,321 @@
+"""Who spoke when: one party per stereo channel, or speaker embeddings clustered over mono speech."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from pipeline.config import DiarizationConfig
+from pipeline.types import Diarization, Span, SpeakerSegment
+from pipeline.vad import mask_to_spans, spans_to_mask
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+FRAME_S = 0.01  # resemblyzer's mel hop: every frame-level array below is at 100 frames/s
+ENERGY_FRAME = 160
+GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share of the penalty
+
+
+@lru_cache(maxsize=1)
+def load_encoder():
+    """resemblyzer's GE2E speaker encoder (weights ship inside the package), on the CPU."""
+    from resemblyzer import VoiceEncoder
+
+    return VoiceEncoder(device="cpu", verbose=False)
+
+
+# ---------------------------------------------------------------- stereo: one party per channel
+
+
+def frame_energy_db(samples: np.ndarray) -> np.ndarray:
+    """RMS level in dBFS per 10 ms frame, shape (channels, frames)."""
+    n = samples.shape[-1] // ENERGY_FRAME
+    frames = samples[..., : n * ENERGY_FRAME].reshape(*samples.shape[:-1], n, ENERGY_FRAME)
+    return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=-1) + 1e-12)
+
+
+def remove_bleed(
+    spans: list[tuple[Span, ...]], samples: np.ndarray, config: DiarizationConfig
+) -> list[tuple[Span, ...]]:
+    """Drop the speech segments of a channel that are only the other party leaking across.
+
+    A segment is bleed when the other channel speaks during most of it and is, on average over
+    those frames, ``bleed_db`` louder. Whole segments are judged, so the level dips inside
+    genuine overlapping speech never cut it into pieces.
+    """
+    power = 10 ** (frame_energy_db(samples) / 10)
+    n = power.shape[1]
+    masks = [spans_to_mask(s, n, FRAME_S) for s in spans]
+    cleaned = []
+    for ch in (0, 1):
+        other = 1 - ch
+        kept = []
+        for span in spans[ch]:
+            lo, hi = int(span.start / FRAME_S), min(n, int(np.ceil(span.end / FRAME_S)))
+            both = masks[other][lo:hi]
+            if hi <= lo or both.mean() < 0.5:
+                kept.append(span)
+                continue
+            own = power[ch, lo:hi][both].mean()
+            theirs = power[other, lo:hi][both].mean()
+            if 10 * np.log10(theirs / max(own, 1e-12)) < config.bleed_db:
+                kept.append(span)
+        cleaned.append(tuple(kept))
+    return cleaned
+
+
+def channel_correlation(samples: np.ndarray) -> float:
+    """Pearson correlation of the two channels (1.0: a duplicated mono signal)."""
+    a, b = samples[0].astype(np.float64), samples[1].astype(np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 0 else 1.0
+
+
+def choose_method(
+    samples: np.ndarray, channel_spans: list[tuple[Span, ...]], config: DiarizationConfig
+) -> Literal["channels", "embedding"]:
+    """``auto``: channels for a true two-party stereo call, else embedding over the mix."""
+    if config.method != "auto":
+        return config.method
+    if samples.shape[0] != 2 or channel_correlation(samples) >= config.duplicate_channel_corr:
+        return "embedding"
+    talk = [sum(s.duration for s in spans) for spans in channel_spans]
+    return "channels" if min(talk) >= config.min_channel_speech_s else "embedding"
+
+
+def diarize_channels(
+    channel_spans: list[tuple[Span, ...]], samples: np.ndarray, config: DiarizationConfig
+) -> Diarization:
+    """One speaker per channel with speech; bleed from the other channel removed."""
+    spans = remove_bleed(channel_spans, samples, config) if samples.shape[0] == 2 else channel_spans
+    segments, channel_of = [], {}
+    for ch, ch_spans in enumerate(spans):
+        if sum(s.duration for s in ch_spans) < config.min_channel_speech_s:
+            continue
+        speaker = f"ch{ch}"
+        channel_of[speaker] = ch
+        segments += [SpeakerSegment(speaker, s.start, s.end) for s in ch_spans]
+    segments.sort(key=lambda s: (s.start, s.end))
+    return Diarization("channels", tuple(segments), channel_of)
+
+
+# ---------------------------------------------------------------- mono: speaker embeddings
+
+
+def embed_windows(
+    mel: np.ndarray, window: int, hop: int, batch: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """GE2E embeddings of sliding windows over mel frames.
+
+    Parameters
+    ----------
+    mel : shape (frames, 40), speech frames only
+    window, hop : in frames
+
+    Returns
+    -------
+    embeddings : shape (windows, 256), unit norm
+    starts : shape (windows,), first frame of each window
+    """
+    import torch
+
+    encoder = load_encoder()
+    n = mel.shape[0]
+    window = min(window, n)
+    starts = np.arange(0, max(n - window, 0) + 1, hop)
+    if starts[-1] + window < n:
+        starts = np.append(starts, n - window)
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(starts), batch):
+            chunk = np.stack([mel[s : s + window] for s in starts[i : i + batch]])
+            out.append(encoder(torch.from_numpy(chunk)).numpy())
+    return np.concatenate(out), starts
+
+
+def center(embeddings: np.ndarray) -> np.ndarray:
+    """Remove the call's mean embedding and renormalise.
+
+    GE2E embeddings of one call share a large common direction (channel, level, language);
+    speaker differences live in what is left, so cosine distances grow several-fold.
+    """
+    centered = embeddings - embeddings.mean(axis=0)
+    return centered / np.maximum(np.linalg.norm(centered, axis=1, keepdims=True), 1e-9)
+
+
+def kmeans_refine(embeddings: np.ndarray, labels: np.ndarray, iterations: int = 10) -> np.ndarray:
+    """Spherical k-means from an initial labelling; empty clusters vanish, labels are 0..k-1."""
+    for _ in range(iterations):
+        centroids = centroids_of(embeddings, labels)
+        new = np.argmax(embeddings @ centroids.T, axis=1)
+        _, new = np.unique(new, return_inverse=True)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
+
+
+def centroids_of(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Unit-norm mean embedding per label, shape (k, dim)."""
+    k = int(labels.max()) + 1
+    c = np.stack([embeddings[labels == i].mean(0) for i in range(k)])
+    return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
+
+
+def silhouette(embeddings: np.ndarray, labels: np.ndarray, max_points: int = 1500) -> float:
+    """Mean cosine silhouette, on an even subsample of at most ``max_points`` windows."""
+    step = max(1, len(labels) // max_points)
+    x, y = embeddings[::step], labels[::step]
+    if len(np.unique(y)) < 2:
+        return 0.0
+    dist = 1.0 - x @ x.T
+    k = int(y.max()) + 1
+    onehot = np.eye(k)[y]
+    counts = onehot.sum(0)
+    mean_to = dist @ onehot / np.maximum(counts, 1)  # (n, k) mean distance to each cluster
+    own = counts[y]
+    a = (mean_to[np.arange(len(y)), y] * own) / np.maximum(own - 1, 1)
+    mean_to[np.arange(len(y)), y] = np.inf
+    mean_to[:, counts == 0] = np.inf
+    b = mean_to.min(1)
+    sil = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-9), 0.0)
+    return float(sil.mean())
+
+
+def cluster(embeddings: np.ndarray, config: DiarizationConfig) -> np.ndarray:
+    """Speaker labels 0..k-1 of centred window embeddings, shape (windows,).
+
+    Average-linkage clustering cut at each candidate count and refined by k-means; the count is
+    the smallest one whose silhouette comes within ``count_margin`` of the best (calls favour
+    few speakers), or ``num_speakers`` when given.
+    """
+    n = len(embeddings)
+    lo = config.num_speakers or max(config.min_speakers, 2)
+    hi = min(config.num_speakers or config.max_speakers, n)
+    if n < 2 or hi < 2:
+        return np.zeros(n, int)
+    tree = linkage(embeddings, method="average", metric="cosine")
+    candidates = {k: kmeans_refine(embeddings, fcluster(tree, k, criterion="maxclust") - 1)
+                  for k in range(min(lo, hi), hi + 1)}
+    scores = {k: silhouette(embeddings, labels) for k, labels in candidates.items()}
+    best = max(scores.values())
+    k = min(k for k, v in scores.items() if v >= best - config.count_margin)
+    return candidates[k]
+
+
+def merge_small_clusters(
+    embeddings: np.ndarray, labels: np.ndarray, min_windows: int, keep_at_least: int
+) -> np.ndarray:
+    """Give the windows of clusters smaller than ``min_windows`` to the nearest other cluster."""
+    labels = labels.copy()
+    while True:
+        ids, counts = np.unique(labels, return_counts=True)
+        if len(ids) <= keep_at_least or counts.min() >= min_windows:
+            break
+        small = ids[np.argmin(counts)]
+        others = ids[ids != small]
+        centroids = np.stack([embeddings[labels == k].mean(0) for k in others])
+        members = labels == small
+        labels[members] = others[np.argmax(embeddings[members] @ centroids.T, axis=1)]
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels
+
+
+def viterbi(scores: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """Best speaker path through frame scores.
+
+    Parameters
+    ----------
+    scores : shape (frames, speakers), higher is more likely
+    penalty : shape (frames,), cost of switching speaker into each frame
+
+    Returns
+    -------
+    shape (frames,), speaker index per frame
+    """
+    n, k = scores.shape
+    back = np.zeros((n, k), np.int32)
+    total = scores[0].copy()
+    for t in range(1, n):
+        best_prev = int(np.argmax(total))
+        switch = total[best_prev] - penalty[t]
+        stay = total >= switch
+        back[t] = np.where(stay, np.arange(k), best_prev)
+        total = np.where(stay, total, switch) + scores[t]
+    path = np.empty(n, np.int32)
+    path[-1] = int(np.argmax(total))
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def frame_scores(
+    embeddings: np.ndarray, labels: np.ndarray, starts: np.ndarray, window: int, n_frames: int
+) -> np.ndarray:
+    """Mean cosine similarity to each cluster centroid over the windows covering each frame."""
+    k = int(labels.max()) + 1
+    sims = embeddings @ centroids_of(embeddings, labels).T  # (windows, k)
+    acc = np.zeros((n_frames + 1, k))
+    for s, sim in zip(starts, sims, strict=True):
+        acc[s] += sim
+        acc[min(s + window, n_frames)] -= sim
+    count = np.zeros(n_frames + 1)
+    np.add.at(count, starts, 1)
+    np.add.at(count, np.minimum(starts + window, n_frames), -1)
+    return np.cumsum(acc, 0)[:n_frames] / np.maximum(np.cumsum(count)[:n_frames, None], 1)
+
+
+def diarize_embedding(
+    samples: np.ndarray, spans: tuple[Span, ...], config: DiarizationConfig
+) -> Diarization:
+    """Cluster speaker embeddings of the speech, then re-segment frame by frame.
+
+    1. mel frames of the whole call once, speech frames kept (from ``spans``);
+    2. GE2E embeddings of sliding windows over the speech;
+    3. centring, agglomerative clustering and k-means with an automatic speaker count;
+    4. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses.
+    """
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    if not spans:
+        return Diarization("embedding", ())
+    mel = wav_to_mel_spectrogram(samples.astype(np.float32))  # (frames, 40)
+    speech = np.flatnonzero(spans_to_mask(spans, mel.shape[0], FRAME_S))
+    if speech.size < config.min_segment_s / FRAME_S:
+        return Diarization("embedding", ())
+
+    # windows over speech-only frames: (windows, 256)
+    window = max(1, round(config.window_s / FRAME_S))
+    hop = max(1, round(config.hop_s / FRAME_S))
+    embeddings, starts = embed_windows(mel[speech], window, hop)
+    embeddings = center(embeddings) if len(embeddings) > 1 else embeddings
+    window = min(window, speech.size)
+
+    labels = cluster(embeddings, config)
+    min_windows = max(1, int(config.min_speaker_s / config.hop_s))
+    keep = config.num_speakers or config.min_speakers
+    labels = merge_small_clusters(embeddings, labels, min_windows, keep)
+
+    # frame-level re-segmentation: (speech_frames, k)
+    scores = frame_scores(embeddings, labels, starts, window, speech.size)
+    penalty = np.full(speech.size, config.switch_penalty)
+    penalty[1:][np.diff(speech) > 1] *= GAP_SWITCH_DISCOUNT
+    path = viterbi(scores, penalty)
+
+    segments = []
+    n_total = mel.shape[0]
+    for k in range(int(labels.max()) + 1):
+        mask = np.zeros(n_total, bool)
+        mask[speech[path == k]] = True
+        segments += [
+            SpeakerSegment(f"spk{k}", s.start, s.end)
+            for s in mask_to_spans(mask, FRAME_S, config.min_segment_s)
+        ]
+    segments.sort(key=lambda s: (s.start, s.end))
+    return Diarization("embedding", tuple(segments))

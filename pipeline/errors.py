@@ -1,0 +1,36 @@
+"""One error hierarchy: callers catch ``CallscopeError`` once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CallscopeError(Exception):
+    """Base of every error callscope raises on purpose; its message is one line."""
+
+
+class AudioError(CallscopeError):
+    """A recording cannot be read: missing, empty, truncated or not audio."""
+
+    def __init__(self, path: str | Path, cause: str):
+        self.path = str(path)
+        self.cause = cause
+        super().__init__(f"{self.path}: {cause}")
+
+
+class ConfigError(CallscopeError):
+    """A configuration file or option is invalid."""
+
+
+class ModelError(CallscopeError):
+    """A model cannot be found or loaded; the message says how to fix it."""
+
+
+class StageError(CallscopeError):
+    """A pipeline stage failed on one call."""
+
+    def __init__(self, call_id: str, stage: str, cause: str):
+        self.call_id = call_id
+        self.stage = stage
+        self.cause = cause
+        super().__init__(f"{call_id}: stage {stage} failed: {cause}")

@@ -1,0 +1,63 @@
+"""``analyze_call``: one recording in, one ``CallResult`` out, a stage a line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipeline import align, audio, diarize, transcribe, vad
+from pipeline.config import Config
+from pipeline.errors import CallscopeError, StageError
+from pipeline.types import CallResult
+
+Hook = Callable[[str, float], None]
+"""Called as ``hook(stage, seconds)`` when a stage ends."""
+
+
+@contextmanager
+def _stage(name: str, call_id: str, timings: dict[str, float], hook: Hook | None) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    except CallscopeError:
+        raise
+    except Exception as exc:
+        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StageError(call_id, name, cause) from exc
+    timings[name] = time.perf_counter() - start
+    if hook:
+        hook(name, timings[name])
+
+
+def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
+                 call_id: str | None = None) -> CallResult:
+    """Decode, find speech, transcribe, diarize and align one call.
+
+    Pure in its inputs: models load once per process behind ``lru_cache``, so a process pool or
+    a distributed engine can run it unchanged. Raises ``CallscopeError`` subclasses only.
+    """
+    t0 = time.perf_counter()
+    call_id = call_id or Path(path).stem
+    timings: dict[str, float] = {}
+    with _stage("decode", call_id, timings, hook):
+        rec = audio.load_audio(path)
+    with _stage("vad", call_id, timings, hook):
+        channel_spans = [vad.speech_spans(ch, config.vad) for ch in rec.samples]
+        method = diarize.choose_method(rec.samples, channel_spans, config.diarization)
+        mono_spans = (vad.speech_spans(rec.mono(), config.vad)
+                      if method == "embedding" and rec.channels > 1 else channel_spans[0])
+    with _stage("asr", call_id, timings, hook):
+        model = transcribe.model_for(config.asr)
+        transcript = transcribe.transcribe(model, rec.samples, config.asr,
+                                           per_channel=method == "channels")
+    with _stage("diarize", call_id, timings, hook):
+        if method == "channels":
+            diar = diarize.diarize_channels(channel_spans, rec.samples, config.diarization)
+        else:
+            diar = diarize.diarize_embedding(rec.mono(), mono_spans, config.diarization)
+    with _stage("align", call_id, timings, hook):
+        alignment = align.align(transcript, diar, config.align)
+    timings["total"] = time.perf_counter() - t0
+    return CallResult(call_id, rec.info, transcript, diar, alignment, timings)

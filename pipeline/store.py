@@ -1,0 +1,174 @@
+"""Per-call outputs of the contract: call.json, RTTM and transcript, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from pipeline.types import CallResult, SpeakerSegment
+
+SCHEMA_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def call_schema() -> dict[str, Any]:
+    """The JSON Schema of call.json that ships in the package."""
+    text = resources.files("pipeline").joinpath("schemas/call.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def _r(x: float) -> float:
+    return round(float(x), 3)
+
+
+def speaker_metrics(speaker: str, result: CallResult) -> dict[str, float | int]:
+    """Talk figures of one speaker from the acoustic timeline and the words."""
+    segs = [s for s in result.alignment.segments if s.speaker == speaker]
+    talk = sum(s.end - s.start for s in segs)
+    total = sum(s.end - s.start for s in result.alignment.segments)
+    words = sum(1 for w in result.alignment.words if w.speaker == speaker)
+    turns = [t for t in result.alignment.turns if t.speaker == speaker]
+    return {
+        "talk_time_s": _r(talk),
+        "talk_ratio": _r(talk / total) if total else 0.0,
+        "turns": len(turns),
+        "longest_monologue_s": _r(max((t.end - t.start for t in turns), default=0.0)),
+        "words": words,
+        "words_per_minute": _r(60 * words / talk) if talk else 0.0,
+    }
+
+
+def overlap_seconds(segments: tuple[SpeakerSegment, ...]) -> float:
+    """Time during which two or more speakers are active."""
+    edges = sorted([(s.start, 1) for s in segments] + [(s.end, -1) for s in segments])
+    active, last, total = 0, 0.0, 0.0
+    for t, step in edges:
+        if active >= 2:
+            total += t - last
+        active += step
+        last = t
+    return total
+
+
+def speech_seconds(segments: tuple[SpeakerSegment, ...]) -> float:
+    """Time during which anyone speaks."""
+    total, end = 0.0, float("-inf")
+    for s in sorted(segments, key=lambda s: s.start):
+        if s.end > end:
+            total += s.end - max(s.start, end)
+            end = s.end
+    return total
+
+
+def call_document(result: CallResult) -> dict[str, Any]:
+    """The call.json document of the contract."""
+    al = result.alignment
+    speakers = sorted({s.speaker for s in al.segments} | {w.speaker for w in al.words},
+                      key=lambda s: int(s[1:]))
+    duration = result.audio.duration_s
+    speech = speech_seconds(al.segments)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "call_id": result.call_id,
+        "source": result.audio.path,
+        "sha256": result.audio.sha256,
+        "duration_s": _r(duration),
+        "sample_rate": result.audio.sample_rate,
+        "channels": result.audio.channels,
+        "codec": result.audio.codec,
+        "asr": {
+            "model": result.transcript.model,
+            "compute_type": result.transcript.compute_type,
+            "language": result.transcript.language,
+        },
+        "diarization": {
+            "method": result.diarization.method,
+            "num_speakers": len(speakers),
+            "notes": list(result.diarization.notes),
+        },
+        "speakers": [
+            {"id": spk, "role": "unknown", "channel": al.channel_of.get(spk),
+             "metrics": speaker_metrics(spk, result), "scores": {}}
+            for spk in speakers
+        ],
+        "segments": [{"speaker": s.speaker, "start": _r(s.start), "end": _r(s.end)}
+                     for s in al.segments],
+        "turns": [{"speaker": t.speaker, "start": _r(t.start), "end": _r(t.end), "text": t.text}
+                  for t in al.turns],
+        "words": [{"speaker": w.speaker, "start": _r(w.start), "end": _r(w.end), "text": w.text,
+                   "probability": _r(w.probability)} for w in al.words],
+        "events": [],
+        "call_metrics": {
+            "speech_s": _r(speech),
+            "speech_ratio": _r(speech / duration) if duration else 0.0,
+            "overlap_s": _r(overlap_seconds(al.segments)),
+            "overlap_ratio": _r(overlap_seconds(al.segments) / speech) if speech else 0.0,
+            "silence_ratio": _r(1 - speech / duration) if duration else 0.0,
+        },
+        "timings_s": {k: _r(v) for k, v in result.timings_s.items()},
+    }
+
+
+def validate(document: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` when the document breaks the contract."""
+    jsonschema.validate(document, call_schema())
+
+
+def rttm_lines(call_id: str, segments: tuple[SpeakerSegment, ...]) -> str:
+    """Standard RTTM, one SPEAKER line per acoustic segment."""
+    return "".join(
+        f"SPEAKER {call_id} 1 {s.start:.3f} {s.end - s.start:.3f} <NA> <NA> {s.speaker} <NA> <NA>\n"
+        for s in sorted(segments, key=lambda s: (s.start, s.speaker))
+    )
+
+
+def transcript_text(document: dict[str, Any]) -> str:
+    """Readable transcript: ``[mm:ss] ROLE/SPEAKER: text`` per turn."""
+    roles = {s["id"]: s["role"].upper() for s in document["speakers"]}
+    return "".join(
+        f"[{int(t['start']) // 60:02d}:{int(t['start']) % 60:02d}] "
+        f"{roles[t['speaker']]}/{t['speaker']}: {t['text']}\n"
+        for t in document["turns"]
+    )
+
+
+def write_call(result: CallResult, out_dir: str | Path) -> Path:
+    """Write ``out_dir/<call_id>/`` whole or not at all; an older result is replaced.
+
+    The files go to a hidden temporary directory beside the target, which is then renamed, so a
+    reader (or a rerun) never sees a partial result.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    document = call_document(result)
+    validate(document)
+    final = out_dir / result.call_id
+    tmp = Path(tempfile.mkdtemp(prefix=f".{result.call_id}.", suffix=".tmp", dir=out_dir))
+    try:
+        (tmp / "call.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        (tmp / f"{result.call_id}.rttm").write_text(
+            rttm_lines(result.call_id, result.alignment.segments), encoding="utf-8")
+        (tmp / f"{result.call_id}.txt").write_text(transcript_text(document), encoding="utf-8")
+        for f in tmp.iterdir():
+            with f.open("rb") as handle:
+                os.fsync(handle.fileno())
+        os.chmod(tmp, 0o755)
+        if final.exists():
+            old = final.with_name(f".{result.call_id}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final

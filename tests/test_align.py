@@ -1,0 +1,84 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.align import align, assign_speakers, build_turns
+from pipeline.config import AlignConfig
+from pipeline.types import AttributedWord, Diarization, SpeakerSegment, Transcript, Word
+
+
+def brute_force(words, segments):
+    """The quadratic reference: most overlap, else the nearest segment."""
+    out = []
+    for w in words:
+        overlap = {}
+        for s in segments:
+            o = min(s.end, w.end) - max(s.start, w.start)
+            if o > 0:
+                overlap[s.speaker] = overlap.get(s.speaker, 0) + o
+        if overlap:
+            out.append(max(overlap.values()))
+        else:
+            out.append(-min(max(s.start - w.end, w.start - s.end) for s in segments))
+    return out
+
+
+def score(word, speaker, segments):
+    """What brute_force measures, for the speaker a sweep chose."""
+    own = [s for s in segments if s.speaker == speaker]
+    overlap = sum(max(0.0, min(s.end, word.end) - max(s.start, word.start)) for s in own)
+    if overlap > 0:
+        return overlap
+    return -min(max(s.start - word.end, word.start - s.end) for s in own)
+
+
+times = st.floats(0, 100, allow_nan=False).map(lambda x: round(x, 2))
+durations = st.floats(0.01, 5, allow_nan=False).map(lambda x: round(x, 2))
+segment_lists = st.lists(
+    st.builds(lambda spk, a, d: SpeakerSegment(spk, a, a + d), st.sampled_from("AB"), times,
+              durations), min_size=1, max_size=30)
+word_lists = st.lists(
+    st.builds(lambda a, d: Word(a, a + d, "w", 0.9), times, durations.map(lambda d: d / 5)),
+    max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(word_lists, segment_lists)
+def test_sweep_matches_quadratic_reference(words, segments):
+    words = tuple(words)
+    got = assign_speakers(words, tuple(segments))
+    best = brute_force(words, segments)
+    assert all(got)
+    for word, speaker, expected in zip(words, got, best, strict=True):
+        assert abs(score(word, speaker, segments) - expected) < 1e-6
+
+
+def test_words_in_gaps_and_overlaps_always_get_a_speaker():
+    segs = (SpeakerSegment("A", 0, 2), SpeakerSegment("B", 1.5, 4), SpeakerSegment("A", 6, 8))
+    words = (Word(0.2, 0.5, "a", 1), Word(1.6, 1.9, "both", 1), Word(4.2, 4.4, "gapB", 1),
+             Word(5.5, 5.8, "gapA", 1), Word(9, 9.5, "after", 1))
+    assert assign_speakers(words, segs) == ["A", "A", "B", "A", "A"]
+
+
+def test_channel_words_go_to_their_party():
+    segs = (SpeakerSegment("L", 0, 5), SpeakerSegment("R", 0, 5))
+    words = (Word(1, 2, "left", 1, channel=0), Word(1, 2, "right", 1, channel=1))
+    assert assign_speakers(words, segs, {0: "L", 1: "R"}) == ["L", "R"]
+
+
+def test_turns_survive_backchannels_and_split_at_floor_changes():
+    w = [AttributedWord("A", 0.0, 0.4, "so", 1), AttributedWord("A", 0.5, 0.9, "the", 1),
+         AttributedWord("B", 0.6, 0.8, "mm-hmm", 1), AttributedWord("A", 1.0, 1.4, "bill", 1),
+         AttributedWord("B", 2.0, 2.5, "right", 1), AttributedWord("A", 3.0, 3.5, "ok", 1)]
+    turns = build_turns(tuple(w), (), max_gap_s=2.0)
+    assert [(t.speaker, t.text) for t in turns] == [
+        ("A", "so the bill"), ("B", "mm-hmm"), ("B", "right"), ("A", "ok")]
+
+
+def test_speakers_renamed_by_first_speech_and_turns_snap_to_segments():
+    diar = Diarization("embedding", (SpeakerSegment("spk1", 0.5, 3.0),
+                                     SpeakerSegment("spk0", 3.5, 6.0)))
+    words = (Word(0.9, 2.4, "hello", 0.9), Word(4.0, 5.6, "hi", 0.8))
+    result = align(Transcript(words, "m", "int8", "en"), diar, AlignConfig())
+    assert [s.speaker for s in result.segments] == ["S1", "S2"]
+    assert [(t.speaker, t.start, t.end) for t in result.turns] == [
+        ("S1", 0.5, 3.0), ("S2", 3.5, 6.0)]

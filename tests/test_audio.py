@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pipeline.audio import SAMPLE_RATE, load_audio
+from pipeline.errors import AudioError
+
+from .conftest import EVAL, tone
+
+
+def dominant_hz(x: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.argmax(spectrum) * SAMPLE_RATE / len(x))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "suffix"),
+    [
+        ("WAV", "PCM_16", "wav"),
+        ("WAV", "PCM_24", "wav"),
+        ("WAV", "PCM_32", "wav"),
+        ("WAV", "FLOAT", "wav"),
+        ("WAV", "ULAW", "wav"),
+        ("WAV", "ALAW", "wav"),
+        ("FLAC", "PCM_16", "flac"),
+        ("OGG", "VORBIS", "ogg"),
+        ("MP3", "MPEG_LAYER_III", "mp3"),
+    ],
+)
+@pytest.mark.parametrize("channels", [1, 2])
+def test_formats_decode_to_16k_float32_channels_kept(tmp_path, fmt, subtype, suffix, channels):
+    path = tmp_path / f"tone.{suffix}"
+    sf.write(path, tone(440, 2.0, 8000 if subtype in ("ULAW", "ALAW") else 22050, channels),
+             8000 if subtype in ("ULAW", "ALAW") else 22050, format=fmt, subtype=subtype)
+    audio = load_audio(path)
+    assert audio.samples.dtype == np.float32
+    assert audio.samples.shape[0] == channels == audio.info.channels
+    assert audio.sample_rate == SAMPLE_RATE
+    assert abs(audio.info.duration_s - 2.0) < 0.1
+    assert abs(dominant_hz(audio.samples[0]) - 440) < 5
+    assert audio.info.codec.startswith(fmt)
+    assert len(audio.info.sha256) == 64
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 16000, 22050, 44100, 48000])
+def test_sample_rates_resampled_once(tmp_path, rate):
+    path = tmp_path / "tone.wav"
+    sf.write(path, tone(1000, 1.0, rate), rate)
+    audio = load_audio(path)
+    assert audio.info.sample_rate == rate
+    assert audio.samples.shape == (1, SAMPLE_RATE)
+    assert abs(dominant_hz(audio.samples[0]) - 1000) < 3
+
+
+def _write_av(path, codec: str, rate: int = 48000) -> None:
+    import av
+
+    x = tone(300, 1.5, rate, 2).T.copy()
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=rate, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(x, format="fltp", layout="stereo")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [("m4a", "aac"), ("opus", "libopus")])
+def test_ffmpeg_containers(tmp_path, suffix, codec):
+    path = tmp_path / f"call.{suffix}"
+    _write_av(path, codec)
+    audio = load_audio(path)
+    assert audio.channels == 2
+    assert abs(audio.info.duration_s - 1.5) < 0.15
+    assert abs(dominant_hz(audio.samples[0]) - 300) < 5
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "rate"),
+    [
+        ("codec/dev00_8k_mulaw.wav", 1, 8000),
+        ("codec/dev00_8k_alaw.wav", 1, 8000),
+        ("codec/dev00_8k_gsm610.wav", 1, 8000),
+        ("codec/opus_stereo_48k.opus", 2, 48000),
+        ("codec/stereo_diarization_8k_mulaw.wav", 2, 8000),
+        ("stereo/jfk.flac", 2, 44100),
+    ],
+)
+def test_real_codec_files(name, channels, rate):
+    audio = load_audio(EVAL / name)
+    assert (audio.channels, audio.info.sample_rate) == (channels, rate)
+    assert audio.info.duration_s > 4
+    assert np.abs(audio.samples).max() > 0.01
+
+
+def test_bad_inputs_raise_one_error_type(tmp_path):
+    (tmp_path / "dir.wav").mkdir()
+    (tmp_path / "text.wav").write_text("this is not audio\n" * 20)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    good = tmp_path / "good.wav"
+    sf.write(good, tone(440, 2.0), 16000)
+    (tmp_path / "cut.wav").write_bytes(good.read_bytes()[:30000])
+    (tmp_path / "header.wav").write_bytes(good.read_bytes()[:44])
+    cases = {
+        "missing.wav": "no such file",
+        "dir.wav": "is a directory",
+        "text.wav": "not a readable audio file",
+        "empty.wav": r"empty file \(0 bytes\)",
+        "cut.wav": "truncated WAV",
+        "header.wav": "truncated WAV|no audio samples",
+    }
+    for name, cause in cases.items():
+        with pytest.raises(AudioError, match=cause) as info:
+            load_audio(tmp_path / name)
+        message = str(info.value)
+        assert name in message and "\n" not in message
+
+
+def test_low_rate_and_non_finite(tmp_path):
+    sf.write(tmp_path / "low.wav", tone(200, 1.0, 4000), 4000)
+    with pytest.raises(AudioError, match="below 8000 Hz"):
+        load_audio(tmp_path / "low.wav")
+    x = tone(200, 1.0)
+    x[100:200] = np.nan
+    x[300] = np.inf
+    sf.write(tmp_path / "nan.wav", x, 16000, subtype="FLOAT")
+    assert np.isfinite(load_audio(tmp_path / "nan.wav").samples).all()

@@ -1,0 +1,54 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import soundfile as sf
+
+from .conftest import SAMPLES, tone
+
+
+def callscope(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def test_analyze_writes_the_call_directory(tmp_path):
+    proc = callscope("analyze", SAMPLES / "billing_8k_mulaw.wav", "--out", tmp_path,
+                     "--diarization", "embedding")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "billing_8k_mulaw" / "call.json").read_text())
+    assert doc["codec"] == "WAV/ULAW" and doc["sample_rate"] == 8000
+    assert doc["diarization"]["method"] == "embedding"
+    assert doc["diarization"]["num_speakers"] == 2
+
+
+@pytest.mark.parametrize("case", ["dir", "text", "empty", "truncated"])
+def test_bad_input_fails_in_one_line(tmp_path, case):
+    src = tmp_path / "src"
+    src.mkdir()
+    path = src / f"{case}.wav"
+    if case == "dir":
+        path.mkdir()
+    elif case == "text":
+        path.write_text("not audio at all\n" * 50)
+    elif case == "empty":
+        path.write_bytes(b"")
+    else:
+        sf.write(path, tone(300, 3.0), 16000)
+        path.write_bytes(path.read_bytes()[:40000])
+    out = tmp_path / "out"
+    proc = callscope("analyze", path, "--out", out)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in proc.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_config_errors_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("vad:\n  treshold: 0.3\n")
+    proc = callscope("analyze", SAMPLES / "delivery_mono.wav", "--out", tmp_path,
+                     "--config", bad)
+    assert proc.returncode == 2
+    assert "unknown key 'treshold' in vad (valid: threshold" in proc.stderr

@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from pipeline import diarize, evaluate
+from pipeline.audio import load_audio
+from pipeline.config import Config, with_overrides
+from pipeline.types import Span
+from pipeline.vad import speech_spans
+
+from .conftest import PYANNOTE_SAMPLE, SAMPLES, truth
+
+
+def test_viterbi_prefers_staying_unless_evidence_is_strong():
+    scores = np.array([[1, 0]] * 5 + [[0, 1]] * 2 + [[1, 0]] * 5 + [[0, 1]] * 20, float)
+    path = diarize.viterbi(scores, np.full(len(scores), 2.5))
+    assert list(path) == [0] * 12 + [1] * 20
+
+
+def test_silhouette_matches_sklearn():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 8))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = rng.integers(0, 3, 60)
+    assert diarize.silhouette(x, labels) == pytest.approx(
+        silhouette_score(x, labels, metric="cosine"), abs=1e-9)
+
+
+def test_merge_small_clusters():
+    emb = np.eye(3)[[0, 0, 0, 0, 1, 1, 1, 2]] + 0.01
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 2])
+    assert len(np.unique(diarize.merge_small_clusters(emb, labels, 2, 1))) == 2
+
+
+def test_bleed_from_the_other_channel_is_not_a_party(config):
+    audio = load_audio(SAMPLES / "billing_stereo.flac")
+    leaky = audio.samples.copy()
+    leaky[1] = 10 ** (-30 / 20) * audio.samples[0]  # customer channel holds only agent bleed
+    spans = [speech_spans(ch, config.vad) for ch in leaky]
+    assert spans[1], "the bleed is loud enough for the VAD"
+    result = diarize.diarize_channels(spans, leaky, config.diarization)
+    assert set(result.channel_of) == {"ch0"}
+
+
+def test_duplicated_mono_and_dead_channel_fall_back_to_embedding(config):
+    audio = load_audio(SAMPLES / "delivery_mono.wav")
+    dup = np.vstack([audio.samples[0], audio.samples[0]])
+    spans = [speech_spans(ch, config.vad) for ch in dup]
+    assert diarize.choose_method(dup, spans, config.diarization) == "embedding"
+    dead = np.vstack([audio.samples[0], np.zeros_like(audio.samples[0])])
+    assert diarize.choose_method(dead, [spans[0], ()], config.diarization) == "embedding"
+
+
+def test_synthetic_stereo_call_is_exact(config):
+    audio = load_audio(SAMPLES / "billing_stereo.flac")
+    spans = [speech_spans(ch, config.vad) for ch in audio.samples]
+    assert diarize.choose_method(audio.samples, spans, config.diarization) == "channels"
+    result = diarize.diarize_channels(spans, audio.samples, config.diarization)
+    ref = evaluate.read_rttm(SAMPLES / "billing_stereo.rttm")
+    assert evaluate.der(ref, result.segments, collar=0.0) <= 0.03
+    # every scripted overlap (backchannel and interruption) found within 0.1 s
+    utts = truth("billing_stereo")["utterances"]
+    for u in utts:
+        for v in utts:
+            if u["speaker"] == "agent" and v["speaker"] == "customer":
+                start, end = max(u["start"], v["start"]), min(u["end"], v["end"])
+                if end > start:
+                    found = _overlaps(result.segments)
+                    assert any(abs(a - start) <= 0.1 and abs(b - end) <= 0.1 for a, b in found)
+
+
+def _overlaps(segments):
+    a = [s for s in segments if s.speaker == "ch0"]
+    b = [s for s in segments if s.speaker == "ch1"]
+    spans = [(max(x.start, y.start), min(x.end, y.end)) for x in a for y in b]
+    return [s for s in spans if s[1] > s[0]]
+
+
+@pytest.mark.parametrize(
+    ("path", "rttm", "collar_der", "no_collar_der"),
+    [
+        (PYANNOTE_SAMPLE / "sample.wav", PYANNOTE_SAMPLE / "sample.rttm", 0.12, 0.20),
+        (SAMPLES / "delivery_mono.wav", SAMPLES / "delivery_mono.rttm", 0.10, 0.20),
+        (SAMPLES / "billing_8k_mulaw.wav", SAMPLES / "billing_8k_mulaw.rttm", 0.10, 0.20),
+    ],
+)
+def test_embedding_diarization_on_mono_calls(config, path, rttm, collar_der, no_collar_der):
+    audio = load_audio(path)
+    result = diarize.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
+                                       config.diarization)
+    ref = evaluate.read_rttm(rttm)
+    assert len(result.speakers) == len({r[0] for r in ref}) == 2
+    assert evaluate.der(ref, result.segments, collar=0.25) <= collar_der
+    assert evaluate.der(ref, result.segments, collar=0.0) <= no_collar_der
+
+
+def test_embedding_respects_num_speakers_and_handles_no_speech(config):
+    audio = load_audio(SAMPLES / "delivery_mono.wav")
+    spans = speech_spans(audio.mono(), config.vad)
+    three = with_overrides(Config(), "diarization", num_speakers=3).diarization
+    assert len(diarize.diarize_embedding(audio.mono(), spans, three).speakers) == 3
+    assert diarize.diarize_embedding(audio.mono(), (), config.diarization).segments == ()
+    short = (Span(1.0, 1.1),)
+    assert diarize.diarize_embedding(audio.mono(), short, config.diarization).segments == ()

@@ -1,0 +1,127 @@
+"""End to end with the real models: transcripts, speakers and outputs on real and synthetic calls."""
+
+import json
+
+import jsonschema
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pipeline import evaluate, store
+from pipeline.config import with_overrides
+
+from .conftest import EVAL, PYANNOTE_SAMPLE, SAMPLES, stm_text
+
+
+def check_invariants(result):
+    duration = result.audio.duration_s
+    al = result.alignment
+    for items in (al.segments, al.words, al.turns):
+        assert all(0 <= x.start <= x.end <= duration + 1e-6 for x in items)
+        assert [x.start for x in items] == sorted(x.start for x in items)
+    speakers = {s.speaker for s in al.segments}
+    assert all(w.speaker in speakers for w in al.words)
+    assert sorted(speakers) == [f"S{i + 1}" for i in range(len(speakers))]
+    firsts = [min(s.start for s in al.segments if s.speaker == f"S{i + 1}")
+              for i in range(len(speakers))]
+    assert firsts == sorted(firsts)
+    store.validate(store.call_document(result))
+
+
+def test_real_telephone_sample(analyzed):
+    result = analyzed(PYANNOTE_SAMPLE / "sample.wav")
+    check_invariants(result)
+    ref = evaluate.read_rttm(PYANNOTE_SAMPLE / "sample.rttm")
+    assert result.diarization.method == "embedding"
+    assert len({s.speaker for s in result.alignment.segments}) == 2
+    assert evaluate.der(ref, result.alignment.segments, collar=0.25) <= 0.12
+    assert evaluate.der(ref, result.alignment.segments, collar=0.0) <= 0.20
+    hyp = " ".join(w.text for w in result.alignment.words)
+    assert evaluate.wer(stm_text(PYANNOTE_SAMPLE / "sample.stm"), hyp) <= 0.22
+
+
+def test_stereo_channels_transcribed_apart(analyzed):
+    result = analyzed(EVAL / "stereo" / "stereo_diarization.wav")
+    check_invariants(result)
+    assert result.diarization.method == "channels"
+    refs = {0: "He began a confused complaint against the wizard, who had vanished behind the "
+               "curtain on the left.",
+            1: "The horizon seems extremely distant."}
+    for speaker, channel in result.alignment.channel_of.items():
+        text = " ".join(w.text for w in result.alignment.words if w.speaker == speaker)
+        assert evaluate.wer(refs[channel], text) <= 0.10
+
+
+def test_synthetic_stereo_call_end_to_end(analyzed):
+    result = analyzed(SAMPLES / "billing_stereo.flac")
+    check_invariants(result)
+    assert result.diarization.method == "channels"
+    assert result.alignment.channel_of == {"S1": 0, "S2": 1}
+    ref = evaluate.read_rttm(SAMPLES / "billing_stereo.rttm")
+    assert evaluate.der(ref, result.alignment.segments, collar=0.0) <= 0.03
+    agent = " ".join(t.text for t in result.alignment.turns if t.speaker == "S1").lower()
+    assert "northwind" in agent and "refund" in agent
+
+
+def test_synthetic_mono_call_end_to_end(analyzed):
+    result = analyzed(SAMPLES / "delivery_mono.wav")
+    check_invariants(result)
+    ref = evaluate.read_rttm(SAMPLES / "delivery_mono.rttm")
+    assert len({s.speaker for s in result.alignment.segments}) == 2
+    assert evaluate.der(ref, result.alignment.segments, collar=0.25) <= 0.10
+
+
+@pytest.mark.parametrize("variant", ["mulaw", "mp3"])
+def test_telephone_codec_and_mp3_analyze_like_the_wav(analyzed, tmp_path, variant):
+    import soxr
+
+    source = PYANNOTE_SAMPLE / "sample.wav"
+    x, rate = sf.read(source, dtype="float32")
+    if variant == "mulaw":
+        path = tmp_path / "sample_8k.wav"
+        sf.write(path, soxr.resample(x, rate, 8000), 8000, subtype="ULAW")
+    else:
+        path = tmp_path / "sample.mp3"
+        sf.write(path, x, rate, format="MP3", subtype="MPEG_LAYER_III")
+    ref_text = stm_text(PYANNOTE_SAMPLE / "sample.stm")
+    wav, other = analyzed(source), analyzed(path)
+    assert ({s.speaker for s in other.alignment.segments}
+            == {s.speaker for s in wav.alignment.segments})
+    wer_wav = evaluate.wer(ref_text, " ".join(w.text for w in wav.alignment.words))
+    wer_other = evaluate.wer(ref_text, " ".join(w.text for w in other.alignment.words))
+    assert abs(wer_other - wer_wav) <= 0.10
+
+
+def test_outputs_follow_the_contract(analyzed, tmp_path):
+    result = analyzed(SAMPLES / "billing_stereo.flac")
+    target = store.write_call(result, tmp_path)
+    doc = json.loads((target / "call.json").read_text())
+    jsonschema.validate(doc, store.call_schema())
+    assert doc["call_id"] == "billing_stereo" and doc["channels"] == 2
+    assert doc["sample_rate"] == 16000 and doc["codec"] == "FLAC/PCM_16"
+    assert set(doc["timings_s"]) >= {"decode", "vad", "asr", "diarize", "total"}
+    assert doc["diarization"] == {"method": "channels", "num_speakers": 2, "notes": []}
+    rttm = (target / "billing_stereo.rttm").read_text().splitlines()
+    assert len(rttm) == len(doc["segments"])
+    assert all(line.split()[0] == "SPEAKER" and len(line.split()) == 10 for line in rttm)
+    lines = (target / "billing_stereo.txt").read_text().splitlines()
+    assert len(lines) == len(doc["turns"])
+    assert lines[0].startswith("[00:00] UNKNOWN/S1: Thank you")
+    # rewriting replaces the result whole and leaves no temporary directory behind
+    store.write_call(result, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["billing_stereo"]
+
+
+def test_silent_call_has_no_speakers(tmp_path, analyzed):
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(16000 * 3, np.float32), 16000)
+    result = analyzed(path)
+    assert result.alignment.segments == () and result.alignment.words == ()
+    store.validate(store.call_document(result))
+
+
+def test_forced_channels_on_mono_gives_one_party(analyzed, config):
+    forced = with_overrides(config, "diarization", method="channels")
+    result = analyzed(SAMPLES / "delivery_mono.wav", config=forced)
+    assert result.diarization.method == "channels"
+    assert {s.speaker for s in result.alignment.segments} == {"S1"}
