@@ -53,8 +53,11 @@ def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int):
         return WhisperModel(source, device=device, compute_type=compute_type,
                             cpu_threads=cpu_threads)
     except Exception as exc:
-        hint = ("the hub is unreachable or the name is unknown; set asr.model to 'bundled' or to "
-                "a local CTranslate2 directory") if source == name else "the model files are damaged"
+        if Path(source).is_dir():
+            hint = f"the model files in {source} are damaged: reinstall or reconvert them"
+        else:
+            hint = ("the hub is unreachable or the name is unknown: set asr.model to 'bundled' "
+                    "or to a local CTranslate2 directory")
         raise ModelError(f"ASR model {name}: cannot load ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}); {hint}") from exc
 

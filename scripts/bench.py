@@ -1,0 +1,148 @@
+"""Benchmark ``analyze`` against faster-whisper alone on calls of 5 minutes or more.
+
+Builds the calls from real and synthetic recordings (nothing is committed), then runs each
+measurement in a fresh subprocess with models loaded before the clock starts, and records wall
+time, per-stage time and peak RSS. Writes a table to docs/benchmarks.md.
+
+    python scripts/bench.py [--minutes 6] [--out docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT.parent / "shared" / "eval-audio"
+
+
+def build_calls(minutes: float, tmp: Path) -> dict[str, Path]:
+    """A mono call from real recordings and a stereo one from the synthetic stereo call."""
+    from pipeline.audio import load_audio
+    from tests.conftest import PYANNOTE_SAMPLE
+
+    sources = [PYANNOTE_SAMPLE / "sample.wav", EVAL / "ami" / "dev00.wav",
+               EVAL / "ami" / "dev01.wav", ROOT / "sample_audio" / "delivery_mono.wav"]
+    target = int(minutes * 60 * 16000)
+    pieces = [load_audio(p).mono() for p in sources]
+    mono = np.concatenate([pieces[i % len(pieces)] for i in range(target // 480000 + 8)])[:target]
+    stereo_src = load_audio(ROOT / "sample_audio" / "billing_stereo.flac").samples
+    reps = target // stereo_src.shape[1] + 1
+    stereo = np.tile(stereo_src, (1, reps))[:, :target]
+    calls = {"mono": tmp / "bench_mono.wav", "stereo": tmp / "bench_stereo.wav"}
+    sf.write(calls["mono"], mono, 16000, subtype="PCM_16")
+    sf.write(calls["stereo"], stereo.T, 16000, subtype="PCM_16")
+    return calls
+
+
+def run_phase(phase: str, path: Path) -> dict:
+    """One measurement in this process: models loaded first, then the timed run."""
+    from pipeline.config import Config
+    from pipeline.transcribe import model_for
+
+    config = Config()
+    model = model_for(config.asr)
+    if phase == "whisper":
+        from faster_whisper import decode_audio
+
+        t0 = time.perf_counter()
+        audio = decode_audio(str(path))
+        segments, _ = model.transcribe(audio, language=config.asr.language,
+                                       beam_size=config.asr.beam_size, word_timestamps=True,
+                                       vad_filter=config.asr.vad_filter,
+                                       condition_on_previous_text=False)
+        words = sum(len(s.words or ()) for s in segments)
+        result = {"seconds": time.perf_counter() - t0, "words": words}
+    else:
+        from pipeline.diarize import load_encoder
+        from pipeline.runner import analyze_call
+        from pipeline.store import write_call
+
+        load_encoder()
+        analyze_call(ROOT / "sample_audio" / "delivery_mono.wav", config)  # warm imports
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            res = analyze_call(path, config)
+            write_call(res, out)
+            seconds = time.perf_counter() - t0
+        result = {"seconds": seconds, "words": len(res.alignment.words),
+                  "stages": {k: round(v, 2) for k, v in res.timings_s.items()},
+                  "method": res.diarization.method,
+                  "speakers": len({s.speaker for s in res.alignment.segments})}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def measure(phase: str, path: Path) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--phase", phase, str(path)],
+                          capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=6.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--phase", choices=["whisper", "analyze"])
+    parser.add_argument("path", nargs="?", type=Path)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(run_phase(args.phase, args.path)))
+        return
+    sys.path.insert(0, str(ROOT))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, path in build_calls(args.minutes, Path(tmp)).items():
+            whisper = measure("whisper", path)
+            full = measure("analyze", path)
+            rows.append((kind, whisper, full))
+            print(kind, json.dumps({"whisper": whisper, "analyze": full}))
+    lines = [
+        "| call | audio | faster-whisper alone | analyze | ratio | stages (s) | peak RSS analyze | speakers |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for kind, w, a in rows:
+        stages = ", ".join(f"{k} {v}" for k, v in a["stages"].items() if k != "total")
+        lines.append(
+            f"| {kind} ({a['method']}) | {args.minutes:.0f} min | {w['seconds']:.1f} s "
+            f"({w['peak_rss_mb']:.0f} MB) | {a['seconds']:.1f} s | {a['seconds'] / w['seconds']:.2f} | "
+            f"{stages} | {a['peak_rss_mb']:.0f} MB | {a['speakers']} |")
+    table = "\n".join(lines)
+    header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
+              f"{_cores()} cores, Python {platform.python_version()}, bundled tiny.en int8, "
+              "default config, models loaded before the clock starts, one fresh process each.")
+    write_report(args.out, header, table)
+    print(table)
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def write_report(path: Path, header: str, table: str) -> None:
+    """Replace the analyze section of the benchmark report."""
+    start, end = "<!-- bench:analyze -->", "<!-- /bench:analyze -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n## analyze vs faster-whisper alone (`scripts/bench.py`)\n\n{header}\n\n{table}\n{end}"
+    if start in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
