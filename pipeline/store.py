@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from pipeline.errors import StageError
 from pipeline.types import CallResult, SpeakerSegment
 
 SCHEMA_VERSION = 1
@@ -144,12 +145,19 @@ def write_call(result: CallResult, out_dir: str | Path) -> Path:
     """Write ``out_dir/<call_id>/`` whole or not at all; an older result is replaced.
 
     The files go to a hidden temporary directory beside the target, which is then renamed, so a
-    reader (or a rerun) never sees a partial result.
+    reader (or a rerun) never sees a partial result. Raises ``StageError`` (stage ``write``) when
+    the disk refuses.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     document = call_document(result)
     validate(document)
+    try:
+        return _write_dir(result, document, Path(out_dir))
+    except OSError as exc:
+        raise StageError(result.call_id, "write", f"{exc.strerror or exc} ({out_dir})") from exc
+
+
+def _write_dir(result: CallResult, document: dict[str, Any], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / result.call_id
     tmp = Path(tempfile.mkdtemp(prefix=f".{result.call_id}.", suffix=".tmp", dir=out_dir))
     try:

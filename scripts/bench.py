@@ -121,7 +121,8 @@ def main() -> None:
     header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
               f"{_cores()} cores, Python {platform.python_version()}, bundled tiny.en int8, "
               "default config, models loaded before the clock starts, one fresh process each.")
-    write_report(args.out, header, table)
+    write_report(args.out, header, table, key="analyze",
+                 title="analyze vs faster-whisper alone (`scripts/bench.py`)")
     print(table)
 
 
@@ -131,11 +132,11 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def write_report(path: Path, header: str, table: str) -> None:
-    """Replace the analyze section of the benchmark report."""
-    start, end = "<!-- bench:analyze -->", "<!-- /bench:analyze -->"
+def write_report(path: Path, header: str, table: str, *, key: str, title: str) -> None:
+    """Replace one marked section of the benchmark report, keeping the others."""
+    start, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n## analyze vs faster-whisper alone (`scripts/bench.py`)\n\n{header}\n\n{table}\n{end}"
+    block = f"{start}\n## {title}\n\n{header}\n\n{table}\n{end}"
     if start in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
     else:

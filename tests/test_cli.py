@@ -52,3 +52,11 @@ def test_config_errors_exit_2(tmp_path):
                      "--config", bad)
     assert proc.returncode == 2
     assert "unknown key 'treshold' in vad (valid: threshold" in proc.stderr
+
+
+def test_unwritable_output_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = callscope("analyze", SAMPLES / "delivery_mono.wav", "--out", blocker / "sub")
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1 and "stage write failed" in proc.stderr
