@@ -23,7 +23,7 @@ if [ ! -f "$VENV/.complete" ]; then
   "$VENV/bin/pip" install -q -r <(printf '%s\n' "$REQS")
   touch "$VENV/.complete"
 fi
-"$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" 2>/dev/null \
+"$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" >/dev/null 2>&1 \
   || "$VENV/bin/pip" install -q --no-deps -e "$ROOT"
 # shellcheck disable=SC1091
 source "$VENV/bin/activate"
