@@ -52,7 +52,7 @@ class DiarizationConfig:
     min_speakers: int = 1
     max_speakers: int = 6
     window_s: float = 1.5
-    hop_s: float = 0.1
+    hop_s: float = 0.2
     count_margin: float = 0.05
     min_speaker_s: float = 2.0
     switch_penalty: float = 30.0

@@ -19,6 +19,7 @@ SAMPLE_RATE = 16000
 FRAME_S = 0.01  # resemblyzer's mel hop: every frame-level array below is at 100 frames/s
 ENERGY_FRAME = 160
 GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share of the penalty
+MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a subsample
 
 
 @lru_cache(maxsize=1)
@@ -151,6 +152,7 @@ def center(embeddings: np.ndarray) -> np.ndarray:
 
 def kmeans_refine(embeddings: np.ndarray, labels: np.ndarray, iterations: int = 10) -> np.ndarray:
     """Spherical k-means from an initial labelling; empty clusters vanish, labels are 0..k-1."""
+    _, labels = np.unique(labels, return_inverse=True)
     for _ in range(iterations):
         centroids = centroids_of(embeddings, labels)
         new = np.argmax(embeddings @ centroids.T, axis=1)
@@ -191,18 +193,24 @@ def silhouette(embeddings: np.ndarray, labels: np.ndarray, max_points: int = 150
 def cluster(embeddings: np.ndarray, config: DiarizationConfig) -> np.ndarray:
     """Speaker labels 0..k-1 of centred window embeddings, shape (windows,).
 
-    Average-linkage clustering cut at each candidate count and refined by k-means; the count is
-    the smallest one whose silhouette comes within ``count_margin`` of the best (calls favour
-    few speakers), or ``num_speakers`` when given.
+    Average-linkage clustering (on an even subsample of at most ``MAX_LINKAGE_WINDOWS``, so long
+    calls stay linear in memory) cut at each candidate count, then spherical k-means over all
+    windows; the count is the smallest one whose silhouette comes within ``count_margin`` of the
+    best (calls favour few speakers), or ``num_speakers`` when given.
     """
     n = len(embeddings)
     lo = config.num_speakers or max(config.min_speakers, 2)
     hi = min(config.num_speakers or config.max_speakers, n)
     if n < 2 or hi < 2:
         return np.zeros(n, int)
-    tree = linkage(embeddings, method="average", metric="cosine")
-    candidates = {k: kmeans_refine(embeddings, fcluster(tree, k, criterion="maxclust") - 1)
-                  for k in range(min(lo, hi), hi + 1)}
+    step = -(-n // MAX_LINKAGE_WINDOWS)
+    sample = embeddings[::step]
+    tree = linkage(sample, method="average", metric="cosine")
+    candidates = {}
+    for k in range(min(lo, hi), hi + 1):
+        seed = fcluster(tree, k, criterion="maxclust") - 1
+        start = np.argmax(embeddings @ centroids_of(sample, seed).T, axis=1)
+        candidates[k] = kmeans_refine(embeddings, start)
     scores = {k: silhouette(embeddings, labels) for k, labels in candidates.items()}
     best = max(scores.values())
     k = min(k for k, v in scores.items() if v >= best - config.count_margin)

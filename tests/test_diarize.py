@@ -103,3 +103,15 @@ def test_embedding_respects_num_speakers_and_handles_no_speech(config):
     assert diarize.diarize_embedding(audio.mono(), (), config.diarization).segments == ()
     short = (Span(1.0, 1.1),)
     assert diarize.diarize_embedding(audio.mono(), short, config.diarization).segments == ()
+
+
+def test_clustering_a_long_call_uses_a_bounded_linkage(config):
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(2, 32))
+    n = diarize.MAX_LINKAGE_WINDOWS * 3
+    truth_labels = (np.arange(n) // 500) % 2
+    emb = centres[truth_labels] + rng.normal(scale=0.6, size=(n, 32))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = diarize.cluster(diarize.center(emb), config.diarization)
+    agreement = max((labels == truth_labels).mean(), (labels != truth_labels).mean())
+    assert labels.max() == 1 and agreement > 0.98
