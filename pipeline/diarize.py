@@ -11,13 +11,12 @@ from scipy.cluster.hierarchy import fcluster, linkage
 
 from pipeline.config import DiarizationConfig
 from pipeline.types import Diarization, Span, SpeakerSegment
-from pipeline.vad import mask_to_spans, spans_to_mask
+from pipeline.vad import frame_db, mask_to_spans, spans_to_mask
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 FRAME_S = 0.01  # resemblyzer's mel hop: every frame-level array below is at 100 frames/s
-ENERGY_FRAME = 160
 GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share of the penalty
 MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a subsample
 
@@ -33,13 +32,6 @@ def load_encoder():
 # ---------------------------------------------------------------- stereo: one party per channel
 
 
-def frame_energy_db(samples: np.ndarray) -> np.ndarray:
-    """RMS level in dBFS per 10 ms frame, shape (channels, frames)."""
-    n = samples.shape[-1] // ENERGY_FRAME
-    frames = samples[..., : n * ENERGY_FRAME].reshape(*samples.shape[:-1], n, ENERGY_FRAME)
-    return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=-1) + 1e-12)
-
-
 def remove_bleed(
     spans: list[tuple[Span, ...]], samples: np.ndarray, config: DiarizationConfig
 ) -> list[tuple[Span, ...]]:
@@ -49,7 +41,7 @@ def remove_bleed(
     those frames, ``bleed_db`` louder. Whole segments are judged, so the level dips inside
     genuine overlapping speech never cut it into pieces.
     """
-    power = 10 ** (frame_energy_db(samples) / 10)
+    power = 10 ** (np.stack([frame_db(ch) for ch in samples]) / 10)  # (2, frames)
     n = power.shape[1]
     masks = [spans_to_mask(s, n, FRAME_S) for s in spans]
     cleaned = []
