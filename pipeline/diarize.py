@@ -206,6 +206,7 @@ def cluster(embeddings: np.ndarray, config: DiarizationConfig) -> np.ndarray:
     scores = {k: silhouette(embeddings, labels) for k, labels in candidates.items()}
     best = max(scores.values())
     k = min(k for k, v in scores.items() if v >= best - config.count_margin)
+    log.debug("silhouette by speaker count %s: chose %d", scores, k)
     return candidates[k]
 
 

@@ -76,6 +76,7 @@ def call_document(result: CallResult) -> dict[str, Any]:
                       key=lambda s: int(s[1:]))
     duration = result.audio.duration_s
     speech = speech_seconds(al.segments)
+    overlap = overlap_seconds(al.segments)
     return {
         "schema_version": SCHEMA_VERSION,
         "call_id": result.call_id,
@@ -110,8 +111,8 @@ def call_document(result: CallResult) -> dict[str, Any]:
         "call_metrics": {
             "speech_s": _r(speech),
             "speech_ratio": _r(speech / duration) if duration else 0.0,
-            "overlap_s": _r(overlap_seconds(al.segments)),
-            "overlap_ratio": _r(overlap_seconds(al.segments) / speech) if speech else 0.0,
+            "overlap_s": _r(overlap),
+            "overlap_ratio": _r(overlap / speech) if speech else 0.0,
             "silence_ratio": _r(1 - speech / duration) if duration else 0.0,
         },
         "timings_s": {k: _r(v) for k, v in result.timings_s.items()},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,8 +10,6 @@ import numpy as np
 from pipeline.config import AsrConfig
 from pipeline.errors import ModelError
 from pipeline.types import Transcript, Word
-
-log = logging.getLogger(__name__)
 
 BUNDLED = "bundled"
 
