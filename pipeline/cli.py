@@ -31,7 +31,7 @@ def main(verbose: int) -> None:
               help="Directory that receives <call_id>/ with call.json, RTTM and transcript.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="YAML configuration (defaults: configs/default.yaml).")
-@click.option("--diarization", type=click.Choice(["auto", "channels", "embedding"]),
+@click.option("--diarization", type=click.Choice(["auto", "channels", "embedding", "pyannote"]),
               help="Override diarization.method.")
 @click.option("--call-id", help="Call id (default: the file stem).")
 def analyze(call_audio: Path, out_dir: Path, config_path: Path | None, diarization: str | None,

@@ -13,7 +13,7 @@ import yaml
 
 from pipeline.errors import ConfigError
 
-DiarizationMethod = Literal["auto", "channels", "embedding"]
+DiarizationMethod = Literal["auto", "channels", "embedding", "pyannote"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class AsrConfig:
 
 @dataclass(frozen=True)
 class DiarizationConfig:
-    """Who spoke when: per channel, or speaker embeddings over mono speech."""
+    """Who spoke when: per channel, speaker embeddings over mono speech, or a pyannote pipeline."""
 
     method: DiarizationMethod = "auto"
     num_speakers: int | None = None
@@ -60,6 +60,7 @@ class DiarizationConfig:
     bleed_db: float = 15.0
     duplicate_channel_corr: float = 0.98
     min_channel_speech_s: float = 1.0
+    pyannote_pipeline: str = "pyannote/speaker-diarization-community-1"
 
 
 @dataclass(frozen=True)

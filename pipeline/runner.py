@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline import align, audio, diarize, transcribe, vad
+from pipeline import align, audio, diarize, pyannote_backend, transcribe, vad
 from pipeline.config import Config
 from pipeline.errors import CallscopeError, StageError
 from pipeline.types import CallResult
@@ -49,12 +49,16 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
         mono_spans = (vad.speech_spans(rec.mono(), config.vad)
                       if method == "embedding" and rec.channels > 1 else channel_spans[0])
     with _stage("asr", call_id, timings, hook):
+        # models load once per process; a pyannote pipeline that cannot load fails before the ASR
+        diarizer = pyannote_backend.pipeline_for(config.diarization) if method == "pyannote" else None
         model = transcribe.model_for(config.asr)
         transcript = transcribe.transcribe(model, rec.samples, config.asr,
                                            per_channel=method == "channels")
     with _stage("diarize", call_id, timings, hook):
         if method == "channels":
             diar = diarize.diarize_channels(channel_spans, rec.samples, config.diarization)
+        elif method == "pyannote":  # its own speech detection, over the channel mix
+            diar = pyannote_backend.diarize_pyannote(rec.samples, config.diarization, diarizer)
         else:
             diar = diarize.diarize_embedding(rec.mono(), mono_spans, config.diarization)
     with _stage("align", call_id, timings, hook):
