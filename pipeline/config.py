@@ -20,7 +20,7 @@ DiarizationMethod = Literal["auto", "channels", "embedding", "pyannote"]
 class VadConfig:
     """Silero speech activity, the single source of timing."""
 
-    threshold: float = 0.5
+    threshold: float = 0.3
     min_speech_duration_ms: int = 200
     min_silence_duration_ms: int = 200
     speech_pad_ms: int = 30
@@ -48,13 +48,15 @@ class DiarizationConfig:
     """Who spoke when: per channel, speaker embeddings over mono speech, or a pyannote pipeline."""
 
     method: DiarizationMethod = "auto"
+    encoder: Literal["campplus", "resemblyzer"] = "campplus"
     num_speakers: int | None = None
     min_speakers: int = 1
     max_speakers: int = 6
-    window_s: float = 1.5
-    hop_s: float = 0.2
-    count_margin: float = 0.05
-    min_speaker_s: float = 2.0
+    window_s: float = 1.0
+    hop_s: float = 0.5
+    count_threshold: float = 0.37
+    single_speaker_threshold: float = 0.1
+    min_speaker_s: float = 1.0
     switch_penalty: float = 30.0
     min_segment_s: float = 0.3
     bleed_db: float = 15.0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from pipeline.config import DiarizationConfig
+from pipeline.speaker_encoder import SpeakerEncoder, load_encoder
 from pipeline.types import Diarization, Span, SpeakerSegment
 from pipeline.vad import frame_db, mask_to_spans, spans_to_mask
 
@@ -19,14 +19,6 @@ SAMPLE_RATE = 16000
 FRAME_S = 0.01  # resemblyzer's mel hop: every frame-level array below is at 100 frames/s
 GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share of the penalty
 MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a subsample
-
-
-@lru_cache(maxsize=1)
-def load_encoder():
-    """resemblyzer's GE2E speaker encoder (weights ship inside the package), on the CPU."""
-    from resemblyzer import VoiceEncoder
-
-    return VoiceEncoder(device="cpu", verbose=False)
 
 
 # ---------------------------------------------------------------- stereo: one party per channel
@@ -102,34 +94,27 @@ def diarize_channels(
 
 
 def embed_windows(
-    mel: np.ndarray, window: int, hop: int, batch: int = 64
+    encoder: SpeakerEncoder, feats: np.ndarray, window: int, hop: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """GE2E embeddings of sliding windows over mel frames.
+    """Unit-norm speaker embeddings of sliding windows over feature frames.
 
     Parameters
     ----------
-    mel : shape (frames, 40), speech frames only
+    feats : shape (frames, dim), speech frames only
     window, hop : in frames
 
     Returns
     -------
-    embeddings : shape (windows, 256), unit norm
+    embeddings : shape (windows, size)
     starts : shape (windows,), first frame of each window
     """
-    import torch
-
-    encoder = load_encoder()
-    n = mel.shape[0]
+    n = feats.shape[0]
     window = min(window, n)
     starts = np.arange(0, max(n - window, 0) + 1, hop)
     if starts[-1] + window < n:
         starts = np.append(starts, n - window)
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(starts), batch):
-            chunk = np.stack([mel[s : s + window] for s in starts[i : i + batch]])
-            out.append(encoder(torch.from_numpy(chunk)).numpy())
-    return np.concatenate(out), starts
+    emb = encoder.embed(feats, starts, window)
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9), starts
 
 
 def center(embeddings: np.ndarray) -> np.ndarray:
@@ -162,52 +147,39 @@ def centroids_of(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
 
 
-def silhouette(embeddings: np.ndarray, labels: np.ndarray, max_points: int = 1500) -> float:
-    """Mean cosine silhouette, on an even subsample of at most ``max_points`` windows."""
-    step = max(1, len(labels) // max_points)
-    x, y = embeddings[::step], labels[::step]
-    if len(np.unique(y)) < 2:
-        return 0.0
-    dist = 1.0 - x @ x.T
-    k = int(y.max()) + 1
-    onehot = np.eye(k)[y]
-    counts = onehot.sum(0)
-    mean_to = dist @ onehot / np.maximum(counts, 1)  # (n, k) mean distance to each cluster
-    own = counts[y]
-    a = (mean_to[np.arange(len(y)), y] * own) / np.maximum(own - 1, 1)
-    mean_to[np.arange(len(y)), y] = np.inf
-    mean_to[:, counts == 0] = np.inf
-    b = mean_to.min(1)
-    sil = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-9), 0.0)
-    return float(sil.mean())
+def cluster(raw: np.ndarray, config: DiarizationConfig) -> np.ndarray:
+    """Speaker labels 0..k-1 of window embeddings, shape (windows,).
 
-
-def cluster(embeddings: np.ndarray, config: DiarizationConfig) -> np.ndarray:
-    """Speaker labels 0..k-1 of centred window embeddings, shape (windows,).
-
-    Average-linkage clustering (on an even subsample of at most ``MAX_LINKAGE_WINDOWS``, so long
-    calls stay linear in memory) cut at each candidate count, then spherical k-means over all
-    windows; the count is the smallest one whose silhouette comes within ``count_margin`` of the
-    best (calls favour few speakers), or ``num_speakers`` when given.
+    Clustering runs on the call-centred embeddings: average linkage (on an even subsample of at
+    most ``MAX_LINKAGE_WINDOWS``, so long calls stay linear in memory) cut at each candidate
+    count, then spherical k-means over all windows. The count is the largest whose clusters all
+    stand ``count_threshold`` apart (cosine distance of their mean raw embeddings), one when even
+    two clusters stand closer than ``single_speaker_threshold``, or ``num_speakers`` when given.
     """
-    n = len(embeddings)
-    lo = config.num_speakers or max(config.min_speakers, 2)
+    n = len(raw)
+    lo = config.num_speakers or config.min_speakers
     hi = min(config.num_speakers or config.max_speakers, n)
     if n < 2 or hi < 2:
         return np.zeros(n, int)
+    embeddings = center(raw)
     step = -(-n // MAX_LINKAGE_WINDOWS)
     sample = embeddings[::step]
     tree = linkage(sample, method="average", metric="cosine")
-    candidates = {}
-    for k in range(min(lo, hi), hi + 1):
+    candidates, spread = {}, {}
+    for k in range(max(lo, 2), hi + 1):
         seed = fcluster(tree, k, criterion="maxclust") - 1
-        start = np.argmax(embeddings @ centroids_of(sample, seed).T, axis=1)
-        candidates[k] = kmeans_refine(embeddings, start)
-    scores = {k: silhouette(embeddings, labels) for k, labels in candidates.items()}
-    best = max(scores.values())
-    k = min(k for k, v in scores.items() if v >= best - config.count_margin)
-    log.debug("silhouette by speaker count %s: chose %d", scores, k)
-    return candidates[k]
+        labels = kmeans_refine(embeddings, np.argmax(embeddings @ centroids_of(sample, seed).T, axis=1))
+        centroids = centroids_of(raw, labels)
+        distance = 1.0 - centroids @ centroids.T
+        np.fill_diagonal(distance, np.inf)
+        candidates[k], spread[k] = labels, float(distance.min())
+    log.debug("closest cluster pair by speaker count: %s", spread)
+    if config.num_speakers:
+        return candidates[config.num_speakers]
+    if lo <= 1 and spread[min(spread)] < config.single_speaker_threshold:
+        return np.zeros(n, int)
+    apart = [k for k, d in spread.items() if d >= config.count_threshold]
+    return candidates[max(apart, default=min(candidates))]
 
 
 def merge_small_clusters(
@@ -279,26 +251,26 @@ def diarize_embedding(
 
     1. mel frames of the whole call once, speech frames kept (from ``spans``);
     2. GE2E embeddings of sliding windows over the speech;
-    3. centring, agglomerative clustering and k-means with an automatic speaker count;
+    3. agglomerative clustering and k-means of the call-centred embeddings, speaker count from
+       the distance between cluster means;
     4. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses.
     """
-    from resemblyzer.audio import wav_to_mel_spectrogram
-
     if not spans:
         return Diarization("embedding", ())
-    mel = wav_to_mel_spectrogram(samples.astype(np.float32))  # (frames, 40)
-    speech = np.flatnonzero(spans_to_mask(spans, mel.shape[0], FRAME_S))
+    encoder = load_encoder(config.encoder)
+    feats = encoder.features(samples)  # (frames, dim) at 100 frames/s
+    speech = np.flatnonzero(spans_to_mask(spans, feats.shape[0], FRAME_S))
     if speech.size < config.min_segment_s / FRAME_S:
         return Diarization("embedding", ())
 
     # windows over speech-only frames: (windows, 256)
     window = max(1, round(config.window_s / FRAME_S))
     hop = max(1, round(config.hop_s / FRAME_S))
-    embeddings, starts = embed_windows(mel[speech], window, hop)
-    embeddings = center(embeddings) if len(embeddings) > 1 else embeddings
+    raw, starts = embed_windows(encoder, feats[speech], window, hop)
     window = min(window, speech.size)
 
-    labels = cluster(embeddings, config)
+    labels = cluster(raw, config)
+    embeddings = center(raw) if len(raw) > 1 else raw
     min_windows = max(1, int(config.min_speaker_s / config.hop_s))
     keep = config.num_speakers or config.min_speakers
     labels = merge_small_clusters(embeddings, labels, min_windows, keep)
@@ -310,7 +282,7 @@ def diarize_embedding(
     path = viterbi(scores, penalty)
 
     segments = []
-    n_total = mel.shape[0]
+    n_total = feats.shape[0]
     for k in range(int(labels.max()) + 1):
         mask = np.zeros(n_total, bool)
         mask[speech[path == k]] = True

@@ -36,7 +36,8 @@ def speech_spans(samples: np.ndarray, config: VadConfig) -> tuple[Span, ...]:
     spans = tuple(Span(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps)
     return refine_edges(spans, samples, search_s=config.edge_search_ms / 1000,
                         floor_margin_db=config.edge_floor_margin_db,
-                        peak_drop_db=config.edge_peak_drop_db)
+                        peak_drop_db=config.edge_peak_drop_db,
+                        min_gap_s=config.min_silence_duration_ms / 1000)
 
 
 def frame_db(samples: np.ndarray, frame: int = FRAME) -> np.ndarray:
@@ -47,12 +48,13 @@ def frame_db(samples: np.ndarray, frame: int = FRAME) -> np.ndarray:
 
 
 def refine_edges(spans: tuple[Span, ...], samples: np.ndarray, *, search_s: float,
-                 floor_margin_db: float, peak_drop_db: float) -> tuple[Span, ...]:
+                 floor_margin_db: float, peak_drop_db: float, min_gap_s: float) -> tuple[Span, ...]:
     """Move each span's edges to where the signal level crosses a per-span threshold.
 
-    Silero decides in 32 ms steps and pads; speech starts and ends where the level rises above
-    ``max(noise floor + floor_margin_db, span peak - peak_drop_db)``, searched within
-    ``search_s`` of each edge. A span with no frame above its threshold is dropped.
+    Silero decides in 32 ms steps, pads, and bridges short pauses; speech starts and ends where
+    the level rises above ``max(noise floor + floor_margin_db, span peak - peak_drop_db)``,
+    searched within ``search_s`` of each edge, and a span splits where the level stays below
+    that threshold for ``min_gap_s`` or more. A span with no frame above it is dropped.
     """
     if not spans:
         return spans
@@ -60,6 +62,7 @@ def refine_edges(spans: tuple[Span, ...], samples: np.ndarray, *, search_s: floa
     frame_s = FRAME / SAMPLE_RATE
     floor = float(np.percentile(level, 10))
     search = round(search_s / frame_s)
+    min_gap = round(min_gap_s / frame_s)
     out: list[Span] = []
     for span in spans:
         lo = max(0, int(span.start / frame_s) - search)
@@ -70,8 +73,12 @@ def refine_edges(spans: tuple[Span, ...], samples: np.ndarray, *, search_s: floa
             continue
         seg = level[lo:hi]
         loud = np.flatnonzero(seg > max(floor + floor_margin_db, seg.max() - peak_drop_db))
-        if loud.size:
-            out.append(Span((lo + loud[0]) * frame_s, (lo + loud[-1] + 1) * frame_s))
+        if not loud.size:
+            continue
+        cuts = np.flatnonzero(np.diff(loud) > min_gap)
+        starts = np.concatenate([[loud[0]], loud[cuts + 1]])
+        ends = np.concatenate([loud[cuts], [loud[-1]]]) + 1
+        out += [Span((lo + a) * frame_s, (lo + b) * frame_s) for a, b in zip(starts, ends, strict=True)]
     return tuple(out)
 
 

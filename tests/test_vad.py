@@ -18,15 +18,16 @@ def test_mask_span_round_trip(bits):
     assert np.array_equal(spans_to_mask(mask_to_spans(mask, 0.01), len(mask), 0.01), mask)
 
 
-def test_refine_edges_finds_burst_edges():
+def test_refine_edges_finds_burst_edges_and_pauses():
     rng = np.random.default_rng(0)
     x = rng.normal(0, 1e-4, 16000 * 3).astype(np.float32)
     x[16000:32000] += rng.normal(0, 0.1, 16000).astype(np.float32)  # burst 1.0-2.0 s
-    (span,) = refine_edges((Span(0.9, 2.12),), x, search_s=0.15, floor_margin_db=12,
-                           peak_drop_db=40)
-    assert abs(span.start - 1.0) <= 0.01 and abs(span.end - 2.0) <= 0.01
-    assert refine_edges((Span(0.1, 0.5),), x, search_s=0.1, floor_margin_db=12,
-                        peak_drop_db=40) == ()
+    x[24000:28800] = rng.normal(0, 1e-4, 4800)  # a 0.3 s pause inside the burst
+    options = {"floor_margin_db": 12, "peak_drop_db": 40, "min_gap_s": 0.2}
+    first, second = refine_edges((Span(0.9, 2.12),), x, search_s=0.15, **options)
+    assert abs(first.start - 1.0) <= 0.01 and abs(second.end - 2.0) <= 0.01
+    assert abs(first.end - 1.5) <= 0.01 and abs(second.start - 1.8) <= 0.01
+    assert refine_edges((Span(0.1, 0.5),), x, search_s=0.1, **options) == ()
 
 
 def test_silence_has_no_speech(tmp_path, config):
