@@ -64,11 +64,11 @@ def run_phase(phase: str, path: Path) -> dict:
         words = sum(len(s.words or ()) for s in segments)
         result = {"seconds": time.perf_counter() - t0, "words": words}
     else:
-        from pipeline.diarize import load_encoder
         from pipeline.runner import analyze_call
+        from pipeline.speaker_encoder import load_encoder
         from pipeline.store import write_call
 
-        load_encoder()
+        load_encoder(config.diarization.encoder)
         analyze_call(ROOT / "sample_audio" / "delivery_mono.wav", config)  # warm imports
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
@@ -108,14 +108,16 @@ def main() -> None:
             rows.append((kind, whisper, full))
             print(kind, json.dumps({"whisper": whisper, "analyze": full}))
     lines = [
-        "| call | audio | faster-whisper alone | analyze | ratio | stages (s) | peak RSS analyze | speakers |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| call | audio | faster-whisper alone | analyze | ratio | (vad + diarize) / asr | stages (s) "
+        "| peak RSS analyze | speakers |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind, w, a in rows:
         stages = ", ".join(f"{k} {v}" for k, v in a["stages"].items() if k != "total")
         lines.append(
             f"| {kind} ({a['method']}) | {args.minutes:.0f} min | {w['seconds']:.1f} s "
             f"({w['peak_rss_mb']:.0f} MB) | {a['seconds']:.1f} s | {a['seconds'] / w['seconds']:.2f} | "
+            f"{(a['stages']['vad'] + a['stages']['diarize']) / a['stages']['asr']:.2f} | "
             f"{stages} | {a['peak_rss_mb']:.0f} MB | {a['speakers']} |")
     table = "\n".join(lines)
     header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
