@@ -55,7 +55,7 @@ class DiarizationConfig:
     window_s: float = 1.0
     hop_s: float = 0.5
     count_threshold: float = 0.37
-    single_speaker_threshold: float = 0.1
+    merge_threshold: float = 0.35
     min_speaker_s: float = 1.0
     switch_penalty: float = 30.0
     min_segment_s: float = 0.3

@@ -19,6 +19,7 @@ SAMPLE_RATE = 16000
 FRAME_S = 0.01  # resemblyzer's mel hop: every frame-level array below is at 100 frames/s
 GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share of the penalty
 MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a subsample
+MAX_CLUSTER_FRAMES = 6000  # a cluster embedded as one utterance: at most 60 s of its speech
 
 
 # ---------------------------------------------------------------- stereo: one party per channel
@@ -176,8 +177,6 @@ def cluster(raw: np.ndarray, config: DiarizationConfig) -> np.ndarray:
     log.debug("closest cluster pair by speaker count: %s", spread)
     if config.num_speakers:
         return candidates[config.num_speakers]
-    if lo <= 1 and spread[min(spread)] < config.single_speaker_threshold:
-        return np.zeros(n, int)
     apart = [k for k, d in spread.items() if d >= config.count_threshold]
     return candidates[max(apart, default=min(candidates))]
 
@@ -197,6 +196,47 @@ def merge_small_clusters(
         members = labels == small
         labels[members] = others[np.argmax(embeddings[members] @ centroids.T, axis=1)]
     _, labels = np.unique(labels, return_inverse=True)
+    return labels
+
+
+def merge_same_speaker(
+    encoder: SpeakerEncoder, feats: np.ndarray, frame_labels: np.ndarray, labels: np.ndarray,
+    threshold: float, keep_at_least: int, max_frames: int = MAX_CLUSTER_FRAMES,
+) -> np.ndarray:
+    """Merge clusters that one embedding of all their speech shows to be one speaker.
+
+    Window embeddings are noisy, and a single voice in changing conditions (noise, reverb,
+    crowd) can split into clusters whose window means stand apart. An embedding of each
+    cluster's speech as one utterance (at most ``max_frames``, taken evenly) is far more
+    reliable: clusters closer than ``threshold`` (cosine distance) merge, closest first.
+
+    Parameters
+    ----------
+    feats : shape (frames, dim), speech frames only
+    frame_labels : shape (frames,), cluster of each speech frame
+    labels : shape (windows,), cluster of each window; the merged labels are returned
+    """
+    labels = labels.copy()
+    while labels.max() + 1 > max(keep_at_least, 1):
+        ids = np.unique(labels)
+        utterances = []
+        for k in ids:
+            frames = np.flatnonzero(frame_labels == k)
+            if frames.size > max_frames:
+                frames = frames[:: -(-frames.size // max_frames)]
+            utterances.append(encoder.embed(feats[frames], np.array([0]), frames.size)[0])
+        emb = np.stack(utterances)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        distance = 1.0 - emb @ emb.T
+        np.fill_diagonal(distance, np.inf)
+        i, j = np.unravel_index(np.argmin(distance), distance.shape)
+        log.debug("closest clusters as whole utterances: %.3f", distance[i, j])
+        if distance[i, j] >= threshold:
+            break
+        labels[labels == ids[j]] = ids[i]
+        frame_labels = np.where(frame_labels == ids[j], ids[i], frame_labels)
+        _, labels = np.unique(labels, return_inverse=True)
+        _, frame_labels = np.unique(frame_labels, return_inverse=True)
     return labels
 
 
@@ -249,11 +289,12 @@ def diarize_embedding(
 ) -> Diarization:
     """Cluster speaker embeddings of the speech, then re-segment frame by frame.
 
-    1. mel frames of the whole call once, speech frames kept (from ``spans``);
-    2. GE2E embeddings of sliding windows over the speech;
+    1. encoder features of the whole call once, speech frames kept (from ``spans``);
+    2. speaker embeddings of sliding windows over the speech;
     3. agglomerative clustering and k-means of the call-centred embeddings, speaker count from
        the distance between cluster means;
-    4. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses.
+    4. clusters that are one voice as whole utterances merged;
+    5. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses.
     """
     if not spans:
         return Diarization("embedding", ())
@@ -263,7 +304,7 @@ def diarize_embedding(
     if speech.size < config.min_segment_s / FRAME_S:
         return Diarization("embedding", ())
 
-    # windows over speech-only frames: (windows, 256)
+    # windows over speech-only frames: (windows, embedding size)
     window = max(1, round(config.window_s / FRAME_S))
     hop = max(1, round(config.hop_s / FRAME_S))
     raw, starts = embed_windows(encoder, feats[speech], window, hop)
@@ -274,6 +315,10 @@ def diarize_embedding(
     min_windows = max(1, int(config.min_speaker_s / config.hop_s))
     keep = config.num_speakers or config.min_speakers
     labels = merge_small_clusters(embeddings, labels, min_windows, keep)
+    if not config.num_speakers and labels.max() > 0:
+        frame_labels = np.argmax(frame_scores(embeddings, labels, starts, window, speech.size), axis=1)
+        labels = merge_same_speaker(encoder, feats[speech], frame_labels, labels,
+                                    config.merge_threshold, keep)
 
     # frame-level re-segmentation: (speech_frames, k)
     scores = frame_scores(embeddings, labels, starts, window, speech.size)

@@ -40,7 +40,7 @@ class Line:
 VOICES = {
     "stereo": {"agent": ("en-us+f3", 165, 60), "customer": ("en-gb+m3", 150, 35)},
     "mono": {"agent": ("en-us+m1", 160, 45), "customer": ("en-us+f4", 170, 70)},
-    "mulaw": {"agent": ("en-gb+f2", 160, 55), "customer": ("en-us+m7", 150, 30)},
+    "mulaw": {"agent": ("en-us+f4", 165, 70), "customer": ("en-gb+m1", 150, 40)},
 }
 
 BILLING = [
