@@ -19,7 +19,7 @@ SAMPLE_RATE = 16000
 FRAME_S = 0.01  # resemblyzer's mel hop: every frame-level array below is at 100 frames/s
 GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share of the penalty
 MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a subsample
-MAX_CLUSTER_FRAMES = 6000  # a cluster embedded as one utterance: at most 60 s of its speech
+MAX_CLUSTER_FRAMES = 1500  # a cluster embedded as one utterance: at most 15 s of its speech
 
 
 # ---------------------------------------------------------------- stereo: one party per channel
