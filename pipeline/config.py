@@ -73,6 +73,22 @@ class AlignConfig:
 
 
 @dataclass(frozen=True)
+class DynamicsConfig:
+    """Turn-taking: pauses, dead air, and how an overlap is told an interruption or a backchannel."""
+
+    min_pause_s: float = 0.25
+    dead_air_s: float = 2.0
+    interruption_min_overlap_s: float = 0.5
+    backchannel_max_s: float = 1.0
+    backchannel_phrases: tuple[str, ...] = (
+        "mm", "mhm", "hmm", "hm", "mm hmm", "uh huh", "um hum", "yeah", "yes", "yep", "yup",
+        "right", "okay", "ok", "sure", "alright", "all right", "i see", "got it", "oh", "ah",
+        "aha", "wow", "really", "exactly", "true",
+    )
+    long_monologue_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Config:
     """Every tunable of one analysis."""
 
@@ -80,6 +96,7 @@ class Config:
     asr: AsrConfig = field(default_factory=AsrConfig)
     diarization: DiarizationConfig = field(default_factory=DiarizationConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
+    dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
 
 
 def _check_value(name: str, hint: Any, value: Any) -> Any:
@@ -94,6 +111,10 @@ def _check_value(name: str, hint: Any, value: Any) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _check_value(name, inner[0], value)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        return tuple(_check_value(f"{name}[{i}]", args[0], v) for i, v in enumerate(value))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in (int, float, str, bool) and not (

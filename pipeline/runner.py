@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline import align, audio, diarize, pyannote_backend, transcribe, vad
+from pipeline import align, audio, diarize, dynamics, pyannote_backend, transcribe, vad
 from pipeline.config import Config
 from pipeline.errors import CallscopeError, StageError
 from pipeline.types import CallResult
@@ -33,7 +33,7 @@ def _stage(name: str, call_id: str, timings: dict[str, float], hook: Hook | None
 
 def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
                  call_id: str | None = None) -> CallResult:
-    """Decode, find speech, transcribe, diarize and align one call.
+    """Decode, find speech, transcribe, diarize, align one call and measure its turn-taking.
 
     Pure in its inputs: models load once per process behind ``lru_cache``, so a process pool or
     a distributed engine can run it unchanged. Raises ``CallscopeError`` subclasses only.
@@ -63,5 +63,9 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
             diar = diarize.diarize_embedding(rec.mono(), mono_spans, config.diarization)
     with _stage("align", call_id, timings, hook):
         alignment = align.align(transcript, diar, config.align)
+    with _stage("dynamics", call_id, timings, hook):
+        # the embedding diarizer gives one speaker per moment: overlaps cannot be seen in its timeline
+        conversation = dynamics.analyze(alignment, config.dynamics,
+                                        overlaps_observable=diar.method != "embedding")
     timings["total"] = time.perf_counter() - t0
-    return CallResult(call_id, rec.info, transcript, diar, alignment, timings)
+    return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, timings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ from typing import Any
 import jsonschema
 
 from pipeline.errors import StageError
-from pipeline.types import CallResult, SpeakerSegment
+from pipeline.types import CallResult, SpeakerDynamics, SpeakerSegment
 
 SCHEMA_VERSION = 1
 
@@ -30,53 +31,33 @@ def _r(x: float) -> float:
     return round(float(x), 3)
 
 
-def speaker_metrics(speaker: str, result: CallResult) -> dict[str, float | int]:
-    """Talk figures of one speaker from the acoustic timeline and the words."""
-    segs = [s for s in result.alignment.segments if s.speaker == speaker]
-    talk = sum(s.end - s.start for s in segs)
-    total = sum(s.end - s.start for s in result.alignment.segments)
-    words = sum(1 for w in result.alignment.words if w.speaker == speaker)
-    turns = [t for t in result.alignment.turns if t.speaker == speaker]
+def _metrics(values: SpeakerDynamics) -> dict[str, float | int | None]:
+    """A dataclass of figures as a JSON object, floats rounded to the millisecond."""
+    return {k: _r(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(values).items()}
+
+
+def call_metrics(result: CallResult) -> dict[str, float | int | None]:
+    """Call-level figures: speech, overlap, dead air and event counts (None: not observable)."""
+    dyn, duration = result.dynamics, result.audio.duration_s
+    speech, overlap = dyn.speech_s, dyn.overlap_s
     return {
-        "talk_time_s": _r(talk),
-        "talk_ratio": _r(talk / total) if total else 0.0,
-        "turns": len(turns),
-        "longest_monologue_s": _r(max((t.end - t.start for t in turns), default=0.0)),
-        "words": words,
-        "words_per_minute": _r(60 * words / talk) if talk else 0.0,
+        "speech_s": _r(speech),
+        "speech_ratio": _r(speech / duration) if duration else 0.0,
+        "silence_ratio": _r(1 - speech / duration) if duration else 0.0,
+        "overlap_s": None if overlap is None else _r(overlap),
+        "overlap_ratio": None if overlap is None else _r(overlap / speech) if speech else 0.0,
+        "dead_air_count": dyn.dead_air_count,
+        "dead_air_s": _r(dyn.dead_air_s),
+        "dead_air_ratio": _r(dyn.dead_air_s / duration) if duration else 0.0,
+        "interruptions": dyn.interruptions,
+        "backchannels": dyn.backchannels,
     }
-
-
-def overlap_seconds(segments: tuple[SpeakerSegment, ...]) -> float:
-    """Time during which two or more speakers are active."""
-    edges = sorted([(s.start, 1) for s in segments] + [(s.end, -1) for s in segments])
-    active, last, total = 0, 0.0, 0.0
-    for t, step in edges:
-        if active >= 2:
-            total += t - last
-        active += step
-        last = t
-    return total
-
-
-def speech_seconds(segments: tuple[SpeakerSegment, ...]) -> float:
-    """Time during which anyone speaks."""
-    total, end = 0.0, float("-inf")
-    for s in sorted(segments, key=lambda s: s.start):
-        if s.end > end:
-            total += s.end - max(s.start, end)
-            end = s.end
-    return total
 
 
 def call_document(result: CallResult) -> dict[str, Any]:
     """The call.json document of the contract."""
-    al = result.alignment
-    speakers = sorted({s.speaker for s in al.segments} | {w.speaker for w in al.words},
-                      key=lambda s: int(s[1:]))
+    al, dyn = result.alignment, result.dynamics
     duration = result.audio.duration_s
-    speech = speech_seconds(al.segments)
-    overlap = overlap_seconds(al.segments)
     return {
         "schema_version": SCHEMA_VERSION,
         "call_id": result.call_id,
@@ -93,13 +74,13 @@ def call_document(result: CallResult) -> dict[str, Any]:
         },
         "diarization": {
             "method": result.diarization.method,
-            "num_speakers": len(speakers),
+            "num_speakers": len(dyn.speakers),
             "notes": list(result.diarization.notes),
         },
         "speakers": [
             {"id": spk, "role": "unknown", "channel": al.channel_of.get(spk),
-             "metrics": speaker_metrics(spk, result), "scores": {}}
-            for spk in speakers
+             "metrics": _metrics(figures), "scores": {}}
+            for spk, figures in dyn.speakers.items()
         ],
         "segments": [{"speaker": s.speaker, "start": _r(s.start), "end": _r(s.end)}
                      for s in al.segments],
@@ -107,14 +88,9 @@ def call_document(result: CallResult) -> dict[str, Any]:
                   for t in al.turns],
         "words": [{"speaker": w.speaker, "start": _r(w.start), "end": _r(w.end), "text": w.text,
                    "probability": _r(w.probability)} for w in al.words],
-        "events": [],
-        "call_metrics": {
-            "speech_s": _r(speech),
-            "speech_ratio": _r(speech / duration) if duration else 0.0,
-            "overlap_s": _r(overlap),
-            "overlap_ratio": _r(overlap / speech) if speech else 0.0,
-            "silence_ratio": _r(1 - speech / duration) if duration else 0.0,
-        },
+        "events": [{"type": e.type, "start": _r(e.start), "end": _r(e.end), "by": e.by, "of": e.of}
+                   for e in dyn.events],
+        "call_metrics": call_metrics(result),
         "timings_s": {k: _r(v) for k, v in result.timings_s.items()},
     }
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+
+EventType = Literal["interruption", "backchannel", "pause", "dead_air", "long_monologue"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,58 @@ class Alignment:
 
 
 @dataclass(frozen=True)
+class Event:
+    """A timed conversation event: ``by`` did it (to ``of``); None where that does not apply."""
+
+    type: EventType
+    start: float
+    end: float
+    by: str | None
+    of: str | None
+
+
+@dataclass(frozen=True)
+class SpeakerDynamics:
+    """Per-speaker figures of the contract, named as in call.json; None: undefined or unobservable."""
+
+    talk_time_s: float
+    talk_ratio: float
+    turns: int
+    longest_monologue_s: float
+    words: int
+    words_per_minute: float
+    articulation_rate_sps: float | None
+    pause_count: int
+    pauses_per_min: float
+    pause_mean_s: float | None
+    pause_p90_s: float | None
+    longest_pause_s: float | None
+    response_latency_median_s: float | None
+    response_latency_p90_s: float | None
+    interruptions_made: int | None
+    interrupted_count: int | None
+    backchannels: int | None
+
+
+@dataclass(frozen=True)
+class CallDynamics:
+    """Turn-taking of a whole call: figures per speaker (S1, S2, ... in order), events in time order.
+
+    ``overlap_s``, ``interruptions`` and ``backchannels`` are None when the timeline cannot show
+    two voices at once (one speaker per frame), and so are the matching per-speaker counts.
+    """
+
+    speakers: dict[str, SpeakerDynamics]
+    events: tuple[Event, ...]
+    speech_s: float
+    overlap_s: float | None
+    dead_air_count: int
+    dead_air_s: float
+    interruptions: int | None
+    backchannels: int | None
+
+
+@dataclass(frozen=True)
 class CallResult:
     """Everything one analysis produced; ``store.call_document`` turns it into call.json."""
 
@@ -132,4 +187,5 @@ class CallResult:
     transcript: Transcript
     diarization: Diarization
     alignment: Alignment
+    dynamics: CallDynamics
     timings_s: dict[str, float]

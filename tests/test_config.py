@@ -28,11 +28,13 @@ def test_every_default_key_has_a_comment():
     ("data", "match"),
     [
         ({"vad": {"treshold": 0.4}}, r"unknown key 'treshold' in vad \(valid: threshold,"),
-        ({"colour": 1}, r"unknown key 'colour' \(valid: vad, asr, diarization, align\)"),
+        ({"colour": 1}, r"unknown key 'colour' \(valid: vad, asr, diarization, align, dynamics\)"),
         ({"diarization": {"method": "magic"}}, "diarization.method: 'magic' is not one of"),
         ({"asr": {"beam_size": "five"}}, "asr.beam_size: expected int"),
         ({"asr": {"beam_size": True}}, "asr.beam_size: expected int"),
         ({"vad": []}, "vad: expected a mapping"),
+        ({"dynamics": {"backchannel_phrases": "yeah"}}, "dynamics.backchannel_phrases: expected a list"),
+        ({"dynamics": {"backchannel_phrases": ["yeah", True]}}, r"dynamics.backchannel_phrases\[1\]: expected str"),
     ],
 )
 def test_bad_config_names_the_problem(data, match):
