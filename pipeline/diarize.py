@@ -16,10 +16,11 @@ from pipeline.vad import frame_db, mask_to_spans, spans_to_mask
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-FRAME_S = 0.01  # resemblyzer's mel hop: every frame-level array below is at 100 frames/s
+FRAME_S = 0.01  # encoder feature hop: every frame-level array below is at 100 frames/s
 GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share of the penalty
 MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a subsample
-MAX_CLUSTER_FRAMES = 1500  # a cluster embedded as one utterance: at most 15 s of its speech
+BLOCK_FRAMES = 500  # merge check: a cluster's speech embedded in stretches of up to 5 s...
+MERGE_BLOCKS = 3  # ...at most this many, spread over the call
 
 
 # ---------------------------------------------------------------- stereo: one party per channel
@@ -199,16 +200,29 @@ def merge_small_clusters(
     return labels
 
 
+def cluster_blocks(encoder: SpeakerEncoder, feats: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Unit embeddings of up to ``MERGE_BLOCKS`` stretches of a cluster's speech, spread over the call.
+
+    ``frames`` (sorted indices into ``feats``) is cut into consecutive blocks of ``BLOCK_FRAMES``;
+    returns shape (blocks, size).
+    """
+    blocks = np.array_split(frames, max(1, -(-frames.size // BLOCK_FRAMES)))
+    chosen = [blocks[i] for i in np.unique(np.linspace(0, len(blocks) - 1, MERGE_BLOCKS).round().astype(int))]
+    emb = np.stack([encoder.embed(feats[b], np.array([0]), b.size)[0] for b in chosen])
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
 def merge_same_speaker(
     encoder: SpeakerEncoder, feats: np.ndarray, frame_labels: np.ndarray, labels: np.ndarray,
-    threshold: float, keep_at_least: int, max_frames: int = MAX_CLUSTER_FRAMES,
+    threshold: float, keep_at_least: int,
 ) -> np.ndarray:
-    """Merge clusters that one embedding of all their speech shows to be one speaker.
+    """Merge clusters that longer embeddings of their speech show to be one voice.
 
     Window embeddings are noisy, and a single voice in changing conditions (noise, reverb,
-    crowd) can split into clusters whose window means stand apart. An embedding of each
-    cluster's speech as one utterance (at most ``max_frames``, taken evenly) is far more
-    reliable: clusters closer than ``threshold`` (cosine distance) merge, closest first.
+    crowd) can split into clusters whose window means stand apart. Embeddings of stretches of
+    up to 5 s (``cluster_blocks``) are far more reliable. Two clusters merge, closest first, when
+    every pair of their stretches stands closer than ``threshold`` (cosine distance): complete
+    linkage, so a cluster that mixes several voices never pulls another in.
 
     Parameters
     ----------
@@ -216,27 +230,21 @@ def merge_same_speaker(
     frame_labels : shape (frames,), cluster of each speech frame
     labels : shape (windows,), cluster of each window; the merged labels are returned
     """
-    labels = labels.copy()
+    labels, frame_labels = labels.copy(), frame_labels.copy()
     while labels.max() + 1 > max(keep_at_least, 1):
-        ids = np.unique(labels)
-        utterances = []
-        for k in ids:
-            frames = np.flatnonzero(frame_labels == k)
-            if frames.size > max_frames:
-                frames = frames[:: -(-frames.size // max_frames)]
-            utterances.append(encoder.embed(feats[frames], np.array([0]), frames.size)[0])
-        emb = np.stack(utterances)
-        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-        distance = 1.0 - emb @ emb.T
-        np.fill_diagonal(distance, np.inf)
-        i, j = np.unravel_index(np.argmin(distance), distance.shape)
-        log.debug("closest clusters as whole utterances: %.3f", distance[i, j])
-        if distance[i, j] >= threshold:
+        ids = [k for k in np.unique(labels) if np.any(frame_labels == k)]
+        if len(ids) < 2:
             break
-        labels[labels == ids[j]] = ids[i]
-        frame_labels = np.where(frame_labels == ids[j], ids[i], frame_labels)
-        _, labels = np.unique(labels, return_inverse=True)
-        _, frame_labels = np.unique(frame_labels, return_inverse=True)
+        blocks = {k: cluster_blocks(encoder, feats, np.flatnonzero(frame_labels == k)) for k in ids}
+        pairs = [(float((1.0 - blocks[i] @ blocks[j].T).max()), i, j)
+                 for n, i in enumerate(ids) for j in ids[n + 1 :]]
+        distance, i, j = min(pairs)
+        log.debug("closest clusters by their longest-apart stretches: %.3f", distance)
+        if distance >= threshold:
+            break
+        labels[labels == j] = i
+        frame_labels[frame_labels == j] = i
+    _, labels = np.unique(labels, return_inverse=True)
     return labels
 
 
@@ -293,7 +301,7 @@ def diarize_embedding(
     2. speaker embeddings of sliding windows over the speech;
     3. agglomerative clustering and k-means of the call-centred embeddings, speaker count from
        the distance between cluster means;
-    4. clusters that are one voice as whole utterances merged;
+    4. clusters that are one voice in longer stretches merged;
     5. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses.
     """
     if not spans:

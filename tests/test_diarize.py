@@ -197,3 +197,10 @@ def test_merge_same_speaker_joins_clusters_of_one_voice(config):
     both = feats[np.concatenate([parts["agent"], parts["customer"]])]
     who = np.repeat([0, 1], [len(parts["agent"]), len(parts["customer"])])
     assert diarize.merge_same_speaker(encoder, both, who, np.array([0, 1]), 0.35, 1).max() == 1
+
+
+def test_a_call_of_many_voices_never_collapses_to_one(config):
+    voices = np.concatenate([load_audio(EVAL / "multi" / "three_speakers.wav").mono(),
+                             load_audio(SAMPLES / "delivery_mono.wav").mono()])
+    result = diarize.diarize_embedding(voices, speech_spans(voices, config.vad), config.diarization)
+    assert len(result.speakers) >= 2
