@@ -61,19 +61,33 @@ def channel_correlation(samples: np.ndarray) -> float:
     a, b = samples[0].astype(np.float64), samples[1].astype(np.float64)
     a, b = a - a.mean(), b - b.mean()
     denom = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / denom) if denom > 0 else 1.0
+    if denom == 0:  # a silent channel: the same signal only when both are
+        return 1.0 if not (a.any() or b.any()) else 0.0
+    return float((a * b).sum() / denom)
 
 
 def choose_method(
     samples: np.ndarray, channel_spans: list[tuple[Span, ...]], config: DiarizationConfig
-) -> Literal["channels", "embedding"]:
-    """``auto``: channels for a true two-party stereo call, else embedding over the mix."""
+) -> tuple[Literal["channels", "embedding", "pyannote"], tuple[str, ...]]:
+    """The diarization method for a call, and the stereo checks that decided it.
+
+    ``auto``: channels for a true two-party stereo call; a stereo file whose channels are one
+    signal, or one of whose channels carries (almost) no speech, is diarized as mono over the
+    mix, with a note saying why.
+    """
     if config.method != "auto":
-        return config.method
-    if samples.shape[0] != 2 or channel_correlation(samples) >= config.duplicate_channel_corr:
-        return "embedding"
+        return config.method, ()
+    if samples.shape[0] != 2:
+        return "embedding", ()
+    corr = channel_correlation(samples)
+    if corr >= config.duplicate_channel_corr:
+        return "embedding", (f"stereo: the channels are one signal (correlation {corr:.3f}): analyzed as mono",)
     talk = [sum(s.duration for s in spans) for spans in channel_spans]
-    return "channels" if min(talk) >= config.min_channel_speech_s else "embedding"
+    quiet = [ch for ch, t in enumerate(talk) if t < config.min_channel_speech_s]
+    if quiet:
+        return "embedding", tuple(f"stereo: channel {ch} carries {talk[ch]:.1f} s of speech (dead or silent "
+                                  f"party): analyzed as mono" for ch in quiet)
+    return "channels", ()
 
 
 def diarize_channels(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,7 +46,7 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
         rec = audio.load_audio(path)
     with _stage("vad", call_id, timings, hook):
         channel_spans = [vad.speech_spans(ch, config.vad) for ch in rec.samples]
-        method = diarize.choose_method(rec.samples, channel_spans, config.diarization)
+        method, checks = diarize.choose_method(rec.samples, channel_spans, config.diarization)
         mono_spans = (vad.speech_spans(rec.mono(), config.vad)
                       if method == "embedding" and rec.channels > 1 else channel_spans[0])
     with _stage("asr", call_id, timings, hook):
@@ -61,6 +62,7 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
             diar = pyannote_backend.diarize_pyannote(rec.samples, config.diarization, diarizer)
         else:
             diar = diarize.diarize_embedding(rec.mono(), mono_spans, config.diarization)
+        diar = dataclasses.replace(diar, notes=(*checks, *diar.notes))
     with _stage("align", call_id, timings, hook):
         alignment = align.align(transcript, diar, config.align)
     with _stage("dynamics", call_id, timings, hook):

@@ -64,7 +64,7 @@ def main() -> None:
     for name, path, ref, uem in cases():
         audio = load_audio(path)
         spans = [speech_spans(ch, config.vad) for ch in audio.samples]
-        method = diarize.choose_method(audio.samples, spans, config.diarization)
+        method, _ = diarize.choose_method(audio.samples, spans, config.diarization)
         t0 = time.perf_counter()
         if method == "channels":
             result = diarize.diarize_channels(spans, audio.samples, config.diarization)

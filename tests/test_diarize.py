@@ -54,15 +54,18 @@ def test_duplicated_mono_and_dead_channel_fall_back_to_embedding(config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     dup = np.vstack([audio.samples[0], audio.samples[0]])
     spans = [speech_spans(ch, config.vad) for ch in dup]
-    assert diarize.choose_method(dup, spans, config.diarization) == "embedding"
+    method, notes = diarize.choose_method(dup, spans, config.diarization)
+    assert method == "embedding" and "one signal" in notes[0]
     dead = np.vstack([audio.samples[0], np.zeros_like(audio.samples[0])])
-    assert diarize.choose_method(dead, [spans[0], ()], config.diarization) == "embedding"
+    method, notes = diarize.choose_method(dead, [spans[0], ()], config.diarization)
+    assert method == "embedding" and notes == ("stereo: channel 1 carries 0.0 s of speech (dead or silent party): "
+                                               "analyzed as mono",)
 
 
 def test_synthetic_stereo_call_is_exact(config):
     audio = load_audio(SAMPLES / "billing_stereo.flac")
     spans = [speech_spans(ch, config.vad) for ch in audio.samples]
-    assert diarize.choose_method(audio.samples, spans, config.diarization) == "channels"
+    assert diarize.choose_method(audio.samples, spans, config.diarization) == ("channels", ())
     result = diarize.diarize_channels(spans, audio.samples, config.diarization)
     ref = evaluate.read_rttm(SAMPLES / "billing_stereo.rttm")
     assert evaluate.der(ref, result.segments, collar=0.0) <= 0.03
@@ -178,7 +181,7 @@ def test_three_speakers_found_without_the_count(config):
 def test_single_speaker_recording_is_one_speaker(config):
     audio = load_audio(EVAL / "stereo" / "jfk.flac")
     spans = [speech_spans(ch, config.vad) for ch in audio.samples]
-    assert diarize.choose_method(audio.samples, spans, config.diarization) == "embedding"
+    assert diarize.choose_method(audio.samples, spans, config.diarization)[0] == "embedding"
     assert len(_diarize_file(EVAL / "stereo" / "jfk.flac", config).speakers) == 1
 
 

@@ -125,3 +125,17 @@ def test_forced_channels_on_mono_gives_one_party(analyzed, config):
     result = analyzed(SAMPLES / "delivery_mono.wav", config=forced)
     assert result.diarization.method == "channels"
     assert {s.speaker for s in result.alignment.segments} == {"S1"}
+
+
+def test_duplicated_and_dead_channel_stereo_analyzed_as_mono_with_a_note(analyzed, tmp_path):
+    jfk = analyzed(EVAL / "stereo" / "jfk.flac")
+    assert jfk.diarization.method == "embedding"
+    assert len({s.speaker for s in jfk.alignment.segments}) == 1
+    assert any("one signal" in n for n in store.call_document(jfk)["diarization"]["notes"])
+    x, rate = sf.read(SAMPLES / "delivery_mono.wav", dtype="float32")
+    path = tmp_path / "dead_channel.wav"
+    sf.write(path, np.stack([x, np.zeros_like(x)], axis=1), rate)
+    dead = analyzed(path)
+    assert dead.diarization.method == "embedding"
+    assert len({s.speaker for s in dead.alignment.segments}) == 2
+    assert any("channel 1 carries 0.0 s" in n for n in store.call_document(dead)["diarization"]["notes"])
