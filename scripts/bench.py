@@ -108,15 +108,16 @@ def main() -> None:
             rows.append((kind, whisper, full))
             print(kind, json.dumps({"whisper": whisper, "analyze": full}))
     lines = [
-        "| call | audio | faster-whisper alone | analyze | ratio | (vad + diarize) / asr | stages (s) "
-        "| peak RSS analyze | speakers |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| call | audio | faster-whisper alone | analyze | ratio | diarize / asr | (vad + diarize) / asr "
+        "| stages (s) | peak RSS analyze | speakers |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind, w, a in rows:
         stages = ", ".join(f"{k} {v}" for k, v in a["stages"].items() if k != "total")
         lines.append(
             f"| {kind} ({a['method']}) | {args.minutes:.0f} min | {w['seconds']:.1f} s "
             f"({w['peak_rss_mb']:.0f} MB) | {a['seconds']:.1f} s | {a['seconds'] / w['seconds']:.2f} | "
+            f"{a['stages']['diarize'] / a['stages']['asr']:.2f} | "
             f"{(a['stages']['vad'] + a['stages']['diarize']) / a['stages']['asr']:.2f} | "
             f"{stages} | {a['peak_rss_mb']:.0f} MB | {a['speakers']} |")
     table = "\n".join(lines)
