@@ -89,6 +89,20 @@ class DynamicsConfig:
 
 
 @dataclass(frozen=True)
+class ProsodyConfig:
+    """Pitch (two-pass YIN) and loudness over each speaker's solo speech; per-turn pitch contours."""
+
+    fmin_hz: float = 60.0
+    fmax_hz: float = 600.0
+    hop_ms: float = 10.0
+    voicing_threshold: float = 0.25
+    level_range_db: float = 30.0
+    min_voiced_s: float = 0.5
+    contour_rate_hz: float = 10.0
+    final_window_s: float = 0.5
+
+
+@dataclass(frozen=True)
 class Config:
     """Every tunable of one analysis."""
 
@@ -97,6 +111,7 @@ class Config:
     diarization: DiarizationConfig = field(default_factory=DiarizationConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
+    prosody: ProsodyConfig = field(default_factory=ProsodyConfig)
 
 
 def _check_value(name: str, hint: Any, value: Any) -> Any:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline import align, audio, diarize, dynamics, pyannote_backend, transcribe, vad
+from pipeline import align, audio, diarize, dynamics, prosody, pyannote_backend, transcribe, vad
 from pipeline.config import Config
 from pipeline.errors import CallscopeError, StageError
 from pipeline.types import CallResult
@@ -34,7 +34,7 @@ def _stage(name: str, call_id: str, timings: dict[str, float], hook: Hook | None
 
 def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
                  call_id: str | None = None) -> CallResult:
-    """Decode, find speech, transcribe, diarize, align one call and measure its turn-taking.
+    """Decode, find speech, transcribe, diarize, align one call; measure its turn-taking and prosody.
 
     Pure in its inputs: models load once per process behind ``lru_cache``, so a process pool or
     a distributed engine can run it unchanged. Raises ``CallscopeError`` subclasses only.
@@ -69,5 +69,7 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
         # the embedding diarizer gives one speaker per moment: overlaps cannot be seen in its timeline
         conversation = dynamics.analyze(alignment, config.dynamics,
                                         overlaps_observable=diar.method != "embedding")
+    with _stage("prosody", call_id, timings, hook):
+        voices = prosody.analyze(rec, alignment, config.prosody)
     timings["total"] = time.perf_counter() - t0
-    return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, timings)
+    return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, voices, timings)

@@ -15,9 +15,10 @@ from typing import Any
 import jsonschema
 
 from pipeline.errors import StageError
-from pipeline.types import CallResult, SpeakerDynamics, SpeakerSegment
+from pipeline.types import CallResult, SpeakerDynamics, SpeakerProsody, SpeakerSegment, TurnContour
 
 SCHEMA_VERSION = 1
+NO_PROSODY = SpeakerProsody(None, None, None, None, None, 0.0)
 
 
 @lru_cache(maxsize=1)
@@ -31,9 +32,15 @@ def _r(x: float) -> float:
     return round(float(x), 3)
 
 
-def _metrics(values: SpeakerDynamics) -> dict[str, float | int | None]:
+def _metrics(values: SpeakerDynamics | SpeakerProsody) -> dict[str, float | int | None]:
     """A dataclass of figures as a JSON object, floats rounded to the millisecond."""
     return {k: _r(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(values).items()}
+
+
+def _contour(turn: TurnContour) -> dict[str, Any]:
+    """A turn's pitch contour (semitones to 0.1) and final movement, as extra fields of ``turns[]``."""
+    return {"pitch_contour_st": [None if v is None else round(v, 1) for v in turn.pitch_st],
+            "final_pitch_st": None if turn.final_st is None else round(turn.final_st, 2)}
 
 
 def call_metrics(result: CallResult) -> dict[str, float | int | None]:
@@ -56,7 +63,7 @@ def call_metrics(result: CallResult) -> dict[str, float | int | None]:
 
 def call_document(result: CallResult) -> dict[str, Any]:
     """The call.json document of the contract."""
-    al, dyn = result.alignment, result.dynamics
+    al, dyn, voices = result.alignment, result.dynamics, result.prosody
     duration = result.audio.duration_s
     return {
         "schema_version": SCHEMA_VERSION,
@@ -79,18 +86,19 @@ def call_document(result: CallResult) -> dict[str, Any]:
         },
         "speakers": [
             {"id": spk, "role": "unknown", "channel": al.channel_of.get(spk),
-             "metrics": _metrics(figures), "scores": {}}
+             "metrics": {**_metrics(figures), **_metrics(voices.speakers.get(spk, NO_PROSODY))}, "scores": {}}
             for spk, figures in dyn.speakers.items()
         ],
         "segments": [{"speaker": s.speaker, "start": _r(s.start), "end": _r(s.end)}
                      for s in al.segments],
-        "turns": [{"speaker": t.speaker, "start": _r(t.start), "end": _r(t.end), "text": t.text}
-                  for t in al.turns],
+        "turns": [{"speaker": t.speaker, "start": _r(t.start), "end": _r(t.end), "text": t.text, **_contour(c)}
+                  for t, c in zip(al.turns, voices.turns, strict=True)],
         "words": [{"speaker": w.speaker, "start": _r(w.start), "end": _r(w.end), "text": w.text,
                    "probability": _r(w.probability)} for w in al.words],
         "events": [{"type": e.type, "start": _r(e.start), "end": _r(e.end), "by": e.by, "of": e.of}
                    for e in dyn.events],
         "call_metrics": call_metrics(result),
+        "prosody": {"contour_rate_hz": voices.contour_rate_hz, "final_window_s": voices.final_window_s},
         "timings_s": {k: _r(v) for k, v in result.timings_s.items()},
     }
 

@@ -179,6 +179,48 @@ class CallDynamics:
 
 
 @dataclass(frozen=True)
+class SpeakerProsody:
+    """Per-speaker pitch and loudness of the contract, named as in call.json; None: too little voice.
+
+    Pitch over voiced frames: median in Hz, p95 - p5 and std in semitones re the median. Loudness:
+    mean and std of the frame RMS levels in dBFS over speech frames. ``voiced_s``: voiced frames x hop.
+    """
+
+    pitch_median_hz: float | None
+    pitch_range_st: float | None
+    pitch_std_st: float | None
+    loudness_db_mean: float | None
+    loudness_db_std: float | None
+    voiced_s: float
+
+
+@dataclass(frozen=True)
+class TurnContour:
+    """Pitch of one turn: semitones re the speaker's median per contour bin (None: unvoiced), and the
+    movement over its last voiced stretch (semitones, > 0 a rise; None: too little voice)."""
+
+    speaker: str
+    start: float
+    end: float
+    pitch_st: tuple[float | None, ...]
+    final_st: float | None
+
+
+@dataclass(frozen=True)
+class CallProsody:
+    """Prosody of a call: figures per speaker, one contour per turn (in ``Alignment.turns`` order).
+
+    A contour value covers 1 / ``contour_rate_hz`` s from the turn start; a final movement spans up
+    to the last ``final_window_s`` of the turn's voiced frames.
+    """
+
+    speakers: dict[str, SpeakerProsody]
+    turns: tuple[TurnContour, ...]
+    contour_rate_hz: float
+    final_window_s: float
+
+
+@dataclass(frozen=True)
 class CallResult:
     """Everything one analysis produced; ``store.call_document`` turns it into call.json."""
 
@@ -188,4 +230,5 @@ class CallResult:
     diarization: Diarization
     alignment: Alignment
     dynamics: CallDynamics
+    prosody: CallProsody
     timings_s: dict[str, float]

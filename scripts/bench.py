@@ -24,6 +24,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval-audio"
+PROSODY_BUDGET = 0.10  # the prosody stage may cost at most this fraction of the ASR stage (issue 4)
 
 
 def build_calls(minutes: float, tmp: Path) -> dict[str, Path]:
@@ -109,8 +110,8 @@ def main() -> None:
             print(kind, json.dumps({"whisper": whisper, "analyze": full}))
     lines = [
         "| call | audio | faster-whisper alone | analyze | ratio | diarize / asr | (vad + diarize) / asr "
-        "| stages (s) | peak RSS analyze | speakers |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| prosody / asr | stages (s) | peak RSS analyze | speakers |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind, w, a in rows:
         stages = ", ".join(f"{k} {v}" for k, v in a["stages"].items() if k != "total")
@@ -119,6 +120,7 @@ def main() -> None:
             f"({w['peak_rss_mb']:.0f} MB) | {a['seconds']:.1f} s | {a['seconds'] / w['seconds']:.2f} | "
             f"{a['stages']['diarize'] / a['stages']['asr']:.2f} | "
             f"{(a['stages']['vad'] + a['stages']['diarize']) / a['stages']['asr']:.2f} | "
+            f"{a['stages']['prosody'] / a['stages']['asr']:.3f} | "
             f"{stages} | {a['peak_rss_mb']:.0f} MB | {a['speakers']} |")
     table = "\n".join(lines)
     header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
@@ -127,6 +129,16 @@ def main() -> None:
     write_report(args.out, header, table, key="analyze",
                  title="analyze vs faster-whisper alone (`scripts/bench.py`)")
     print(table)
+    for kind, _, a in rows:
+        print(prosody_check(kind, a["stages"]))
+
+
+def prosody_check(kind: str, stages: dict[str, float]) -> str:
+    """Whether the prosody stage stayed within ``PROSODY_BUDGET`` of the ASR stage, in words."""
+    ratio = stages["prosody"] / stages["asr"]
+    verdict = "ok" if ratio <= PROSODY_BUDGET else "OVER BUDGET"
+    return (f"{kind}: prosody {stages['prosody']:.2f} s / asr {stages['asr']:.2f} s = {ratio:.3f} "
+            f"(budget {PROSODY_BUDGET:.2f}): {verdict}")
 
 
 def _cores() -> int:

@@ -99,7 +99,10 @@ def test_outputs_follow_the_contract(analyzed, tmp_path):
     jsonschema.validate(doc, store.call_schema())
     assert doc["call_id"] == "billing_stereo" and doc["channels"] == 2
     assert doc["sample_rate"] == 16000 and doc["codec"] == "FLAC/PCM_16"
-    assert set(doc["timings_s"]) >= {"decode", "vad", "asr", "diarize", "total"}
+    assert set(doc["timings_s"]) >= {"decode", "vad", "asr", "diarize", "prosody", "total"}
+    pitch = {s["id"]: s["metrics"]["pitch_median_hz"] for s in doc["speakers"]}
+    assert pitch["S1"] > 180 and pitch["S2"] < 130  # espeak's high agent voice, low customer voice
+    assert all(t["pitch_contour_st"] for t in doc["turns"])
     assert doc["diarization"] == {"method": "channels", "num_speakers": 2, "notes": []}
     rttm = (target / "billing_stereo.rttm").read_text().splitlines()
     assert len(rttm) == len(doc["segments"])
