@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 
 from pipeline.errors import StageError
-from pipeline.types import CallResult, SpeakerDynamics, SpeakerSegment
+from pipeline.types import CallAcoustics, CallResult, Event, SpeakerDynamics, SpeakerSegment
 
 SCHEMA_VERSION = 1
 
@@ -31,14 +31,24 @@ def _r(x: float) -> float:
     return round(float(x), 3)
 
 
-def _metrics(values: SpeakerDynamics) -> dict[str, float | int | None]:
+def _metrics(values: SpeakerDynamics | CallAcoustics) -> dict[str, float | int | str | None]:
     """A dataclass of figures as a JSON object, floats rounded to the millisecond."""
     return {k: _r(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(values).items()}
 
 
-def call_metrics(result: CallResult) -> dict[str, float | int | None]:
-    """Call-level figures: speech, overlap, dead air and event counts (None: not observable)."""
-    dyn, duration = result.dynamics, result.audio.duration_s
+def _event(e: Event) -> dict[str, Any]:
+    """An event as a JSON object; interruptions also carry their outcome."""
+    out = {"type": e.type, "start": _r(e.start), "end": _r(e.end), "by": e.by, "of": e.of}
+    if e.type == "interruption":
+        out |= {"gave_way": e.gave_way, "yield_s": None if e.yield_s is None else _r(e.yield_s),
+                "repeated": e.repeated}
+    return out
+
+
+def call_metrics(result: CallResult) -> dict[str, float | int | str | None]:
+    """Call-level figures: speech, overlap, dead air and event counts (None: not observable), non-talk
+    by class, the reliability figures and grade, and the stereo echo (None: none found)."""
+    dyn, duration, echo = result.dynamics, result.audio.duration_s, result.diarization.echo
     speech, overlap = dyn.speech_s, dyn.overlap_s
     return {
         "speech_s": _r(speech),
@@ -51,6 +61,9 @@ def call_metrics(result: CallResult) -> dict[str, float | int | None]:
         "dead_air_ratio": _r(dyn.dead_air_s / duration) if duration else 0.0,
         "interruptions": dyn.interruptions,
         "backchannels": dyn.backchannels,
+        **_metrics(result.acoustics),
+        "echo_delay_ms": None if echo is None else _r(1000 * echo.delay_s),
+        "echo_db": None if echo is None else _r(echo.gain_db),
     }
 
 
@@ -88,8 +101,7 @@ def call_document(result: CallResult) -> dict[str, Any]:
                   for t in al.turns],
         "words": [{"speaker": w.speaker, "start": _r(w.start), "end": _r(w.end), "text": w.text,
                    "probability": _r(w.probability)} for w in al.words],
-        "events": [{"type": e.type, "start": _r(e.start), "end": _r(e.end), "by": e.by, "of": e.of}
-                   for e in dyn.events],
+        "events": [_event(e) for e in dyn.events],
         "call_metrics": call_metrics(result),
         "timings_s": {k: _r(v) for k, v in result.timings_s.items()},
     }
