@@ -62,6 +62,9 @@ class DiarizationConfig:
     bleed_db: float = 15.0
     duplicate_channel_corr: float = 0.98
     min_channel_speech_s: float = 1.0
+    echo_min_delay_ms: float = 20.0
+    echo_max_delay_ms: float = 500.0
+    echo_min_z: float = 15.0
     pyannote_pipeline: str = "pyannote/speaker-diarization-community-1"
 
 
@@ -86,6 +89,31 @@ class DynamicsConfig:
         "aha", "wow", "really", "exactly", "true",
     )
     long_monologue_s: float = 60.0
+    quick_reply_s: float = 0.2
+    question_words: tuple[str, ...] = (
+        "what", "when", "where", "who", "whom", "whose", "why", "which", "how", "is", "are", "am", "was",
+        "were", "do", "does", "did", "can", "could", "will", "would", "shall", "should", "may", "might",
+        "have", "has", "had", "isn't", "aren't", "don't", "doesn't", "didn't", "can't", "won't", "wouldn't",
+    )
+    complaint_cues: tuple[str, ...] = (
+        "not working", "doesn't work", "still", "again", "waiting", "charged twice", "frustrated",
+        "unacceptable", "ridiculous", "cancel", "complaint", "problem", "issue", "wrong",
+    )
+    repeat_words: int = 3
+    repeat_window_words: int = 12
+
+
+@dataclass(frozen=True)
+class AcousticsConfig:
+    """Non-talk classes and the reliability figures beside the metrics."""
+
+    block_s: float = 0.5
+    silence_dbfs: float = -50.0
+    tonal_max_flatness: float = 0.2
+    grade_snr_db: tuple[float, ...] = (20.0, 10.0)
+    grade_word_probability: tuple[float, ...] = (0.8, 0.6)
+    grade_overlap_ratio: tuple[float, ...] = (0.1, 0.25)
+    grade_bleed_db: tuple[float, ...] = (-20.0, -10.0)
 
 
 @dataclass(frozen=True)
@@ -112,6 +140,7 @@ class Config:
     align: AlignConfig = field(default_factory=AlignConfig)
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     prosody: ProsodyConfig = field(default_factory=ProsodyConfig)
+    acoustics: AcousticsConfig = field(default_factory=AcousticsConfig)
 
 
 def _check_value(name: str, hint: Any, value: Any) -> Any:

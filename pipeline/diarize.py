@@ -10,7 +10,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 
 from pipeline.config import DiarizationConfig
 from pipeline.speaker_encoder import SpeakerEncoder, load_encoder
-from pipeline.types import Diarization, Span, SpeakerSegment
+from pipeline.types import Diarization, Echo, Span, SpeakerSegment
 from pipeline.vad import frame_db, mask_to_spans, spans_to_mask
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,8 @@ GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share o
 MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a subsample
 BLOCK_FRAMES = 500  # merge check: a cluster's speech embedded in stretches of up to 5 s...
 MERGE_BLOCKS = 3  # ...at most this many, spread over the call
+ECHO_OVER_BLEED = 0.25  # speech correlates with itself up to ~0.1 at lags of 20 ms and more: a late peak below
+# this share of the bleed's peak (under the minimum delay) is that bleed's own periodicity, not an echo
 
 
 # ---------------------------------------------------------------- stereo: one party per channel
@@ -64,6 +66,65 @@ def channel_correlation(samples: np.ndarray) -> float:
     if denom == 0:  # a silent channel: the same signal only when both are
         return 1.0 if not (a.any() or b.any()) else 0.0
     return float((a * b).sum() / denom)
+
+
+def cross_correlation(a: np.ndarray, b: np.ndarray, max_lag: int, chunk: int = 1 << 16) -> np.ndarray:
+    """``r[k + max_lag] = sum_n a[n] b[n + k]`` for lags ``k`` in [-max_lag, max_lag], shape (2 max_lag + 1,).
+
+    Exact, by FFT over chunks of ``a``, so memory stays in the chunk however long the call.
+    """
+    n = min(a.size, b.size)
+    nfft = 1 << int(np.ceil(np.log2(chunk + 2 * max_lag)))
+    out = np.zeros(2 * max_lag + 1)
+    for s in range(0, n, chunk):
+        near = b[max(s - max_lag, 0):min(s + chunk + max_lag, n)].astype(np.float64)
+        near = np.concatenate([np.zeros(max(max_lag - s, 0)), near])  # near[j] = b[s - max_lag + j]
+        spectrum = np.conj(np.fft.rfft(a[s:s + chunk].astype(np.float64), nfft)) * np.fft.rfft(near, nfft)
+        out += np.fft.irfft(spectrum, nfft)[:2 * max_lag + 1]
+    return out
+
+
+def find_echo(samples: np.ndarray, config: DiarizationConfig) -> Echo | None:
+    """A delayed, attenuated copy of one stereo channel in the other (line or acoustic echo), or None.
+
+    The cross-correlation of the channels peaks at a lag between ``echo_min_delay_ms`` (closer is
+    bleed) and ``echo_max_delay_ms``, ``echo_min_z`` robust standard deviations (1.4826 x the median
+    absolute value over those lags) or more above zero, and at ``ECHO_OVER_BLEED`` or more of the
+    peak at shorter lags (bleed). The copy's gain is the correlation at that lag over the source
+    channel's energy (exact for a one-tap echo of a source uncorrelated with the other party).
+    Channels that are one signal are not checked.
+    """
+    if samples.shape[0] != 2 or channel_correlation(samples) >= config.duplicate_channel_corr:
+        return None
+    energy = (samples.astype(np.float64) ** 2).sum(axis=1)
+    if not energy.min():
+        return None
+    max_lag = round(config.echo_max_delay_ms * SAMPLE_RATE / 1000)
+    r = cross_correlation(samples[0], samples[1], max_lag)
+    lags = np.arange(-max_lag, max_lag + 1)
+    far = np.abs(lags) >= config.echo_min_delay_ms * SAMPLE_RATE / 1000
+    j = np.flatnonzero(far)[np.argmax(np.abs(r[far]))]
+    spread = 1.4826 * np.median(np.abs(r[far]))
+    if abs(r[j]) < config.echo_min_z * spread or abs(r[j]) < ECHO_OVER_BLEED * np.abs(r[~far]).max():
+        return None
+    channel = int(lags[j] > 0)  # a positive lag: channel 1 repeats channel 0
+    gain_db = 20 * np.log10(abs(r[j]) / energy[1 - channel])
+    return Echo(channel, abs(int(lags[j])) / SAMPLE_RATE, float(gain_db), float(r[j] / np.sqrt(energy.prod())))
+
+
+def cancel_echo(samples: np.ndarray, echo: Echo) -> np.ndarray:
+    """The samples with the echo subtracted from its channel: a one-tap canceller, shape kept."""
+    delay = round(echo.delay_s * SAMPLE_RATE)
+    gain = np.sign(echo.correlation) * 10 ** (echo.gain_db / 20)
+    out = samples.copy()
+    out[echo.channel, delay:] -= (gain * samples[1 - echo.channel, :samples.shape[1] - delay]).astype(out.dtype)
+    return out
+
+
+def echo_note(echo: Echo) -> str:
+    """The diarization note of a found echo."""
+    return (f"stereo: channel {echo.channel} repeats channel {1 - echo.channel} {echo.delay_s * 1000:.0f} ms later "
+            f"at {echo.gain_db:.1f} dB (echo): subtracted before analysis")
 
 
 def choose_method(

@@ -13,12 +13,14 @@ model follows Heldner & Edlund (2010, "Pauses, gaps and overlaps in conversation
    fall silent for ``dead_air_s``. Its edges are those of the speaker's spurts, so turns of two
    speakers overlap where one starts before the other ends;
 4. **events and figures** from the turns: pauses inside them, latencies between them,
-   interruptions at overlap onsets, dead air between all speech.
+   interruptions at overlap onsets (with their outcome), dead air between all speech, reply
+   gaps after the other party's questions and complaints, the longest uninterrupted turn.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -40,6 +42,12 @@ from pipeline.types import (
 
 T = TypeVar("T", SpeakerSegment, AttributedWord)
 DIGIT_SYLLABLES = {"0": 2, "1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 2, "8": 1, "9": 1}
+FUNCTION_WORDS = frozenset({
+    "a", "an", "the", "and", "or", "but", "so", "to", "of", "in", "on", "at", "for", "with", "from", "by", "as",
+    "is", "are", "was", "were", "be", "been", "am", "i", "you", "he", "she", "it", "we", "they", "me", "my", "your",
+    "our", "their", "this", "that", "there", "um", "uh", "er", "like", "just", "well", "oh",
+})
+SAME_END_S = 0.01  # two speakers whose speech ends this close together stopped together
 
 
 # ---------------------------------------------------------------- timeline primitives
@@ -311,6 +319,86 @@ def monologues(turns: Sequence[SpeakerSegment], cuts: Sequence[Event]) -> tuple[
     return tuple(m for m in out if m.end > m.start)
 
 
+def _spurt_at(mine: Sequence[SpeakerSegment], t: float) -> SpeakerSegment | None:
+    """The spurt of a speaker's sorted spurts that started last before ``t`` (None: none did)."""
+    i = bisect.bisect_left([s.start for s in mine], t) - 1
+    return mine[i] if i >= 0 else None
+
+
+def _in_order(needle: Sequence[str], hay: Sequence[str]) -> bool:
+    it = iter(hay)
+    return all(tok in it for tok in needle)
+
+
+def outcomes(cuts: Sequence[Event], claims: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
+             bridge_s: float, repeat_words: int, repeat_window_words: int) -> tuple[Event, ...]:
+    """Interruptions with their outcome.
+
+    At the onset the interrupter's spurt and the spurt of the interrupted party that holds it
+    (own silences shorter than ``bridge_s`` bridged) run together: whoever's ends first ``gave_way``,
+    ``yield_s`` after the onset; both ending within 10 ms: nobody gave way. The interrupted party
+    ``repeated`` when their last ``repeat_words`` content words (function words left out) said before
+    the onset come again, in order, among their first ``repeat_window_words`` words after the
+    overlap; None with fewer content words before the onset.
+    """
+    own, spoken = _by_speaker(spurts(claims, bridge_s)), _by_speaker(words)
+    out = []
+    for cut in cuts:
+        mine, theirs = _spurt_at(own[cut.by], cut.start + 1e-9), _spurt_at(own[cut.of], cut.start)
+        gave_way, yield_s = None, None
+        if abs(mine.end - theirs.end) > SAME_END_S:
+            gave_way, stop = (cut.of, theirs.end) if theirs.end < mine.end else (cut.by, mine.end)
+            yield_s = stop - cut.start
+        said = spoken.get(cut.of, [])
+        before = [t for w in said if w.start < cut.start for t in _normal_words(w.text) if t not in FUNCTION_WORDS]
+        after = [t for w in said if w.start >= cut.end for t in _normal_words(w.text)][:repeat_window_words]
+        repeated = _in_order(before[-repeat_words:], after) if len(before) >= repeat_words else None
+        out.append(dataclasses.replace(cut, gave_way=gave_way, yield_s=yield_s, repeated=repeated))
+    return tuple(out)
+
+
+def is_question(tokens: Sequence[str], text: str, question_words: Sequence[str]) -> bool:
+    """A turn asks when its text ends with "?" or its first word is a question word (wh- or auxiliary)."""
+    return text.rstrip().endswith("?") or (bool(tokens) and tokens[0] in question_words)
+
+
+def is_complaint(tokens: Sequence[str], cues: Sequence[str]) -> bool:
+    """A turn complains when its normalized words contain one of the cue phrases."""
+    joined = f" {' '.join(tokens)} "
+    return any(f" {' '.join(_normal_words(c))} " in joined for c in cues)
+
+
+def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
+               config: DynamicsConfig) -> dict[str, list[float]]:
+    """Per speaker, the response latencies of the turns that answer another speaker's question or
+    complaint: the turn's start minus the end of that turn (negative: started before it ended).
+    A turn's words are its speaker's words that start inside it."""
+    spoken = _by_speaker(words)
+    starts = {spk: [w.start for w in mine] for spk, mine in spoken.items()}
+    out: dict[str, list[float]] = defaultdict(list)
+    for prev, turn in pairwise(turns):
+        if prev.speaker == turn.speaker or prev.speaker not in spoken:
+            continue
+        st = starts[prev.speaker]
+        said = spoken[prev.speaker][bisect.bisect_left(st, prev.start):bisect.bisect_left(st, prev.end)]
+        text = " ".join(w.text for w in said)
+        tokens = _normal_words(text)
+        if is_question(tokens, text, config.question_words) or is_complaint(tokens, config.complaint_cues):
+            out[turn.speaker].append(turn.start - prev.end)
+    return out
+
+
+def stories(turns: Sequence[SpeakerSegment], cuts: Sequence[Event]) -> tuple[SpeakerSegment, ...]:
+    """Whole turns that no other speaker interrupted (backchannels and short early starts allowed)."""
+    return tuple(t for t in turns if not any(c.of == t.speaker and t.start <= c.start < t.end for c in cuts))
+
+
+def talk_inside(span: SpeakerSegment, segments: Iterable[SpeakerSegment]) -> float:
+    """Seconds of speech by speakers other than ``span.speaker`` inside ``span``."""
+    others = merge(Span(s.start, s.end) for s in segments if s.speaker != span.speaker)
+    return float(sum(max(0.0, min(o.end, span.end) - max(o.start, span.start)) for o in others))
+
+
 # ---------------------------------------------------------------- the call
 
 
@@ -343,7 +431,8 @@ def analyze(alignment: Alignment, config: DynamicsConfig, *, overlaps_observable
     claims = sorted([*claims, *floor_tokens], key=lambda s: (s.start, s.end, s.speaker))
     turns = floor_turns(claims, config.dead_air_s)
 
-    cuts = interruptions(claims, config.interruption_min_overlap_s, config.min_pause_s)
+    cuts = outcomes(interruptions(claims, config.interruption_min_overlap_s, config.min_pause_s), claims, words,
+                    config.min_pause_s, config.repeat_words, config.repeat_window_words)
     pause_events = pauses(turns, claims, config.min_pause_s)
     floor = monologues(turns, cuts)
     dead_air = [Event("dead_air", g.start, g.end, None, None)
@@ -351,6 +440,8 @@ def analyze(alignment: Alignment, config: DynamicsConfig, *, overlaps_observable
     long_talks = [Event("long_monologue", m.start, m.end, m.speaker, None) for m in floor
                   if m.end - m.start >= config.long_monologue_s]
     latency = latencies(turns)
+    replies = reply_gaps(turns, words, config)
+    story = {t.speaker: t for t in sorted(stories(turns, cuts), key=lambda t: t.end - t.start)}  # longest last
 
     per_speaker = {}
     for spk in speakers:
@@ -359,7 +450,7 @@ def analyze(alignment: Alignment, config: DynamicsConfig, *, overlaps_observable
         voiced = sum(s.end - s.start for s in all_spurts if s.speaker == spk and joined[s])
         syl = sum(syllables(w.text) for w in mine)
         gaps = [p.end - p.start for p in pause_events if p.by == spk]
-        lat = latency.get(spk, [])
+        lat, replied = latency.get(spk, []), replies.get(spk, [])
         per_speaker[spk] = SpeakerDynamics(
             talk_time_s=t,
             talk_ratio=t / total_talk if total_talk else 0.0,
@@ -378,6 +469,13 @@ def analyze(alignment: Alignment, config: DynamicsConfig, *, overlaps_observable
             interruptions_made=sum(1 for c in cuts if c.by == spk) if overlaps_observable else None,
             interrupted_count=sum(1 for c in cuts if c.of == spk) if overlaps_observable else None,
             backchannels=sum(1 for b in backs if b.by == spk) if overlaps_observable else None,
+            reply_gap_p10_s=_stat(replied, 10),
+            reply_gap_p50_s=_stat(replied, 50),
+            reply_gap_p90_s=_stat(replied, 90),
+            quick_replies=sum(1 for g in replied if g < config.quick_reply_s),
+            replies_counted=len(replied),
+            longest_story_s=story[spk].end - story[spk].start if spk in story else None,
+            story_talkover_s=talk_inside(story[spk], segments) if spk in story and overlaps_observable else None,
         )
     shown = [*pause_events, *dead_air, *long_talks, *((*cuts, *backs) if overlaps_observable else ())]
     return CallDynamics(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline import align, audio, diarize, dynamics, prosody, pyannote_backend, transcribe, vad
+from pipeline import acoustics, align, audio, diarize, dynamics, prosody, pyannote_backend, transcribe, vad
 from pipeline.config import Config
 from pipeline.errors import CallscopeError, StageError
 from pipeline.types import CallResult
@@ -45,8 +45,11 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
     with _stage("decode", call_id, timings, hook):
         rec = audio.load_audio(path)
     with _stage("vad", call_id, timings, hook):
+        echo = diarize.find_echo(rec.samples, config.diarization)  # stereo: one channel repeating the other late
+        rec = dataclasses.replace(rec, samples=diarize.cancel_echo(rec.samples, echo)) if echo else rec
         channel_spans = [vad.speech_spans(ch, config.vad) for ch in rec.samples]
         method, checks = diarize.choose_method(rec.samples, channel_spans, config.diarization)
+        checks = (*checks, diarize.echo_note(echo)) if echo else checks
         mono_spans = (vad.speech_spans(rec.mono(), config.vad)
                       if method == "embedding" and rec.channels > 1 else channel_spans[0])
     with _stage("asr", call_id, timings, hook):
@@ -62,7 +65,7 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
             diar = pyannote_backend.diarize_pyannote(rec.samples, config.diarization, diarizer)
         else:
             diar = diarize.diarize_embedding(rec.mono(), mono_spans, config.diarization)
-        diar = dataclasses.replace(diar, notes=(*checks, *diar.notes))
+        diar = dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=echo)
     with _stage("align", call_id, timings, hook):
         alignment = align.align(transcript, diar, config.align)
     with _stage("dynamics", call_id, timings, hook):
@@ -71,5 +74,7 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
                                         overlaps_observable=diar.method != "embedding")
     with _stage("prosody", call_id, timings, hook):
         voices = prosody.analyze(rec, alignment, config.prosody)
+    with _stage("acoustics", call_id, timings, hook):
+        measured = acoustics.analyze(rec.samples, alignment, conversation, config.acoustics)
     timings["total"] = time.perf_counter() - t0
-    return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, voices, timings)
+    return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, voices, measured, timings)

@@ -15,7 +15,15 @@ from typing import Any
 import jsonschema
 
 from pipeline.errors import StageError
-from pipeline.types import CallResult, SpeakerDynamics, SpeakerProsody, SpeakerSegment, TurnContour
+from pipeline.types import (
+    CallAcoustics,
+    CallResult,
+    Event,
+    SpeakerDynamics,
+    SpeakerProsody,
+    SpeakerSegment,
+    TurnContour,
+)
 
 SCHEMA_VERSION = 1
 NO_PROSODY = SpeakerProsody(None, None, None, None, None, 0.0)
@@ -32,7 +40,7 @@ def _r(x: float) -> float:
     return round(float(x), 3)
 
 
-def _metrics(values: SpeakerDynamics | SpeakerProsody) -> dict[str, float | int | None]:
+def _metrics(values: SpeakerDynamics | SpeakerProsody | CallAcoustics) -> dict[str, float | int | str | None]:
     """A dataclass of figures as a JSON object, floats rounded to the millisecond."""
     return {k: _r(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(values).items()}
 
@@ -43,9 +51,19 @@ def _contour(turn: TurnContour) -> dict[str, Any]:
             "final_pitch_st": None if turn.final_st is None else round(turn.final_st, 2)}
 
 
-def call_metrics(result: CallResult) -> dict[str, float | int | None]:
-    """Call-level figures: speech, overlap, dead air and event counts (None: not observable)."""
-    dyn, duration = result.dynamics, result.audio.duration_s
+def _event(e: Event) -> dict[str, Any]:
+    """An event as a JSON object; interruptions also carry their outcome."""
+    out = {"type": e.type, "start": _r(e.start), "end": _r(e.end), "by": e.by, "of": e.of}
+    if e.type == "interruption":
+        out |= {"gave_way": e.gave_way, "yield_s": None if e.yield_s is None else _r(e.yield_s),
+                "repeated": e.repeated}
+    return out
+
+
+def call_metrics(result: CallResult) -> dict[str, float | int | str | None]:
+    """Call-level figures: speech, overlap, dead air and event counts (None: not observable), non-talk
+    by class, the reliability figures and grade, and the stereo echo (None: none found)."""
+    dyn, duration, echo = result.dynamics, result.audio.duration_s, result.diarization.echo
     speech, overlap = dyn.speech_s, dyn.overlap_s
     return {
         "speech_s": _r(speech),
@@ -58,6 +76,9 @@ def call_metrics(result: CallResult) -> dict[str, float | int | None]:
         "dead_air_ratio": _r(dyn.dead_air_s / duration) if duration else 0.0,
         "interruptions": dyn.interruptions,
         "backchannels": dyn.backchannels,
+        **_metrics(result.acoustics),
+        "echo_delay_ms": None if echo is None else _r(1000 * echo.delay_s),
+        "echo_db": None if echo is None else _r(echo.gain_db),
     }
 
 
@@ -95,8 +116,7 @@ def call_document(result: CallResult) -> dict[str, Any]:
                   for t, c in zip(al.turns, voices.turns, strict=True)],
         "words": [{"speaker": w.speaker, "start": _r(w.start), "end": _r(w.end), "text": w.text,
                    "probability": _r(w.probability)} for w in al.words],
-        "events": [{"type": e.type, "start": _r(e.start), "end": _r(e.end), "by": e.by, "of": e.of}
-                   for e in dyn.events],
+        "events": [_event(e) for e in dyn.events],
         "call_metrics": call_metrics(result),
         "prosody": {"contour_rate_hz": voices.contour_rate_hz, "final_window_s": voices.final_window_s},
         "timings_s": {k: _r(v) for k, v in result.timings_s.items()},

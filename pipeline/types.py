@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 
 EventType = Literal["interruption", "backchannel", "pause", "dead_air", "long_monologue"]
+Grade = Literal["high", "medium", "low"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,17 @@ class Transcript:
 
 
 @dataclass(frozen=True)
+class Echo:
+    """A delayed, attenuated copy of one stereo channel in the other: ``channel`` holds the copy;
+    ``correlation``: the normalized cross-correlation of the channels at ``delay_s`` (its sign, the copy's)."""
+
+    channel: int
+    delay_s: float
+    gain_db: float
+    correlation: float
+
+
+@dataclass(frozen=True)
 class Diarization:
     """Who spoke when. ``channel_of`` maps a speaker to its audio channel for channel diarization."""
 
@@ -89,6 +101,7 @@ class Diarization:
     segments: tuple[SpeakerSegment, ...]
     channel_of: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    echo: Echo | None = None
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -128,13 +141,21 @@ class Alignment:
 
 @dataclass(frozen=True)
 class Event:
-    """A timed conversation event: ``by`` did it (to ``of``); None where that does not apply."""
+    """A timed conversation event: ``by`` did it (to ``of``); None where that does not apply.
+
+    Interruptions also tell their outcome: who ``gave_way`` first (None: both talked on to the end of
+    their speech together), ``yield_s`` from the onset to that stop, and whether the interrupted
+    party ``repeated`` their last words afterwards (None: too few words to tell).
+    """
 
     type: EventType
     start: float
     end: float
     by: str | None
     of: str | None
+    gave_way: str | None = None
+    yield_s: float | None = None
+    repeated: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +179,13 @@ class SpeakerDynamics:
     interruptions_made: int | None
     interrupted_count: int | None
     backchannels: int | None
+    reply_gap_p10_s: float | None
+    reply_gap_p50_s: float | None
+    reply_gap_p90_s: float | None
+    quick_replies: int
+    replies_counted: int
+    longest_story_s: float | None
+    story_talkover_s: float | None
 
 
 @dataclass(frozen=True)
@@ -221,6 +249,24 @@ class CallProsody:
 
 
 @dataclass(frozen=True)
+class CallAcoustics:
+    """Non-talk time by class (s) and the figures that say how far to trust the metrics.
+
+    ``snr_db``: speech level over the non-talk noise floor; ``bleed_db``: the other channel's level
+    relative to the speaker's own during solo speech (stereo channels only); ``reliability``: the
+    worst grade of the available figures (None: none available).
+    """
+
+    nontalk_silence_s: float
+    nontalk_music_s: float
+    nontalk_noise_s: float
+    snr_db: float | None
+    bleed_db: float | None
+    asr_word_probability_mean: float | None
+    reliability: Grade | None
+
+
+@dataclass(frozen=True)
 class CallResult:
     """Everything one analysis produced; ``store.call_document`` turns it into call.json."""
 
@@ -231,4 +277,5 @@ class CallResult:
     alignment: Alignment
     dynamics: CallDynamics
     prosody: CallProsody
+    acoustics: CallAcoustics
     timings_s: dict[str, float]

@@ -62,6 +62,35 @@ def test_duplicated_mono_and_dead_channel_fall_back_to_embedding(config):
                                                "analyzed as mono",)
 
 
+def test_cross_correlation_is_exact():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=3000), rng.normal(size=3000)
+    full = np.correlate(b, a, mode="full")  # full[k + 2999] = sum_n b[n + k] a[n]
+    assert np.allclose(diarize.cross_correlation(a, b, 50, chunk=700), full[2999 - 50:2999 + 51])
+
+
+@pytest.mark.parametrize(("channel", "sign"), [(1, 1.0), (0, -1.0)])
+def test_echo_is_found_and_subtracted(config, channel, sign):
+    audio = load_audio(SAMPLES / "billing_stereo.flac")
+    assert diarize.find_echo(audio.samples, config.diarization) is None  # a clean stereo call
+    echoed = audio.samples.copy()
+    delay = round(0.12 * 16000)
+    echoed[channel, delay:] += sign * 10 ** (-15 / 20) * audio.samples[1 - channel, :-delay]
+    echo = diarize.find_echo(echoed, config.diarization)
+    assert (echo.channel, echo.delay_s) == (channel, 0.12)
+    assert echo.gain_db == pytest.approx(-15.0, abs=0.2) and echo.correlation * sign > 0.1
+    assert diarize.echo_note(echo) == (f"stereo: channel {channel} repeats channel {1 - channel} 120 ms later at "
+                                       f"{echo.gain_db:.1f} dB (echo): subtracted before analysis")
+    ref = evaluate.read_rttm(SAMPLES / "billing_stereo.rttm")
+
+    def der(samples):
+        result = diarize.diarize_channels([speech_spans(ch, config.vad) for ch in samples], samples, config.diarization)
+        return evaluate.der(ref, result.segments, collar=0.0)
+
+    assert der(echoed) > 0.25  # the echo is taken for the other party's speech
+    assert der(diarize.cancel_echo(echoed, echo)) <= 0.03
+
+
 def test_synthetic_stereo_call_is_exact(config):
     audio = load_audio(SAMPLES / "billing_stereo.flac")
     spans = [speech_spans(ch, config.vad) for ch in audio.samples]

@@ -79,6 +79,48 @@ def test_interruption_that_takes_the_floor():
     assert result.speakers["B"].response_latency_median_s == -1.0
 
 
+def outcome(result):
+    return [(e.start, e.by, e.of, e.gave_way, e.yield_s, e.repeated) for e in result.events if e.type == "interruption"]
+
+
+def test_interrupted_party_gives_way_and_repeats_themselves():
+    result = run(("A", 0, 6, "I was charged twice for the internet bill this month"),  # 0.6 s a word
+                 ("B", 4, 8, "let me stop you there"), ("A", 8.5, 11, "charged twice on the internet bill"))
+    assert outcome(result) == [(4.0, "B", "A", "A", 2.0, True)]  # "charged twice internet" said again
+
+
+def test_interrupter_backs_off_and_nobody_gives_way():
+    backs_off = run(("A", 0, 10, "let me explain the whole refund process to you now"), ("B", 3, 4, "but wait i need"))
+    assert outcome(backs_off) == [(3.0, "B", "A", "B", 1.0, None)]  # two content words before the onset: untold
+    together = run(("A", 0, 6, "the modem light is red and blinking"), ("B", 4, 6, "that means a line fault"),
+                   ("A", 7, 9, "the light is red"))
+    assert outcome(together) == [(4.0, "B", "A", None, None, False)]  # "modem light red" is not said again
+
+
+def test_reply_gaps_after_questions_and_complaints():
+    result = run(("A", 0, 2, "can you check my bill?"), ("B", 2.1, 4, "yes one moment"),
+                 ("A", 4.5, 6, "it is still wrong"), ("B", 5.8, 8, "I am sorry about that"),
+                 ("A", 9, 10, "thanks for that"), ("B", 10.5, 11, "sure thing"),
+                 ("A", 12, 13, "how long will it take"), ("B", 14, 15, "three days"))
+    b = result.speakers["B"]  # replies 0.1 (question mark), -0.2 (complaint), 1.0 (wh- word); 0.5 after thanks
+    assert (b.replies_counted, b.quick_replies) == (3, 2)
+    assert (b.reply_gap_p10_s, b.reply_gap_p50_s, b.reply_gap_p90_s) == pytest.approx((-0.14, 0.1, 0.82))
+    a = result.speakers["A"]
+    assert (a.replies_counted, a.quick_replies, a.reply_gap_p50_s) == (0, 0, None)
+
+
+def test_longest_story_is_a_whole_uninterrupted_turn():
+    result = run(("A", 0, 10), ("B", 3, 3.5), ("B", 8, 12, "wait that is wrong"), ("A", 12.5, 15.5))
+    a, b = result.speakers["A"], result.speakers["B"]
+    assert a.longest_monologue_s == 8.0  # 0-8, cut by B at 8
+    assert (a.longest_story_s, a.story_talkover_s) == (3.0, 0.0)  # 0-10 was interrupted
+    assert (b.longest_story_s, b.story_talkover_s) == (4.0, 2.0)  # A talks on 8-10 inside B's turn
+    told = run(("A", 0, 10), ("B", 3, 3.5), ("B", 10.5, 12, "I see the charge"))
+    assert (told.speakers["A"].longest_story_s, told.speakers["A"].story_talkover_s) == (10.0, 0.5)  # a backchannel
+    mono = run(("A", 0, 10), ("B", 10.5, 12), observable=False)
+    assert (mono.speakers["A"].longest_story_s, mono.speakers["A"].story_talkover_s) == (10.0, None)
+
+
 def test_listener_token_without_words_and_too_long_to_be_one():
     quiet = run(("A", 0, 10), ("B", 3, 3.6))
     assert events(quiet, "backchannel") == [(3.0, 3.6, "B", "A")]
@@ -304,6 +346,10 @@ def test_stereo_call_document_carries_dynamics(analyzed):
             "backchannels"} <= set(doc["speakers"][0]["metrics"])
     assert any(e["type"] == "dead_air" and e["by"] is None for e in doc["events"])
     assert doc["call_metrics"]["dead_air_count"] == 1 and doc["call_metrics"]["interruptions"] == 1
+    (cut,) = [e for e in doc["events"] if e["type"] == "interruption"]
+    assert {"gave_way", "yield_s", "repeated"} <= set(cut)
+    assert {"reply_gap_p50_s", "quick_replies", "longest_story_s"} <= set(doc["speakers"][0]["metrics"])
+    assert doc["call_metrics"]["reliability"] in ("high", "medium", "low") and doc["call_metrics"]["echo_db"] is None
 
 
 def test_mono_call_latency_pauses_and_dead_air_match_the_script(analyzed):

@@ -307,19 +307,21 @@ def test_real_telephone_call():
 
 def test_document_carries_prosody(call):
     """Prosody figures join the dynamics in ``speakers[].metrics``; turns carry their contours."""
-    from pipeline import dynamics
-    from pipeline.config import DynamicsConfig
+    from pipeline import acoustics, dynamics
+    from pipeline.config import AcousticsConfig, DynamicsConfig
     from pipeline.types import AttributedWord, CallResult, Diarization, Transcript
 
     x, al, _, _ = call
     words = tuple(AttributedWord(t.speaker, t.start, t.end, "word", 1.0) for t in al.turns)
     al = Alignment(al.segments, words, al.turns)
     rec = audio_of(x)
+    conversation = dynamics.analyze(al, DynamicsConfig(), overlaps_observable=True)
     result = CallResult("synthetic", rec.info, Transcript((), "m", "int8", "en"),
                         Diarization("channels", al.segments), al,
-                        dynamics.analyze(al, DynamicsConfig(), overlaps_observable=True),
-                        prosody.analyze(rec, al, CONFIG),
-                        {k: 0.0 for k in ("decode", "vad", "asr", "diarize", "dynamics", "prosody", "total")})
+                        conversation, prosody.analyze(rec, al, CONFIG),
+                        acoustics.analyze(rec.samples, al, conversation, AcousticsConfig()),
+                        {k: 0.0 for k in ("decode", "vad", "asr", "diarize", "dynamics", "prosody", "acoustics",
+                                          "total")})
     doc = store.call_document(result)
     store.validate(doc)
     metrics = {s["id"]: s["metrics"] for s in doc["speakers"]}
