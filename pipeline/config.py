@@ -59,6 +59,9 @@ class DiarizationConfig:
     min_speaker_s: float = 1.0
     switch_penalty: float = 30.0
     min_segment_s: float = 0.3
+    overlap_detection: bool = True
+    segmentation_step_s: float = 2.5
+    overlap_context_s: float = 1.0
     bleed_db: float = 15.0
     duplicate_channel_corr: float = 0.98
     min_channel_speech_s: float = 1.0

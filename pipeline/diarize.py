@@ -7,7 +7,10 @@ from typing import Literal
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.ndimage import binary_dilation
+from scipy.optimize import linear_sum_assignment
 
+from pipeline import segmentation
 from pipeline.config import DiarizationConfig
 from pipeline.speaker_encoder import SpeakerEncoder, load_encoder
 from pipeline.types import Diarization, Echo, Span, SpeakerSegment
@@ -23,6 +26,7 @@ BLOCK_FRAMES = 500  # merge check: a cluster's speech embedded in stretches of u
 MERGE_BLOCKS = 3  # ...at most this many, spread over the call
 ECHO_OVER_BLEED = 0.25  # speech correlates with itself up to ~0.1 at lags of 20 ms and more: a late peak below
 # this share of the bleed's peak (under the minimum delay) is that bleed's own periodicity, not an echo
+MIN_VOTE_FRAMES = 10  # a local speaker is mapped to a call speaker on at least this many solo frames
 
 
 # ---------------------------------------------------------------- stereo: one party per channel
@@ -377,7 +381,8 @@ def diarize_embedding(
     3. agglomerative clustering and k-means of the call-centred embeddings, speaker count from
        the distance between cluster means;
     4. clusters that are one voice in longer stretches merged;
-    5. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses.
+    5. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses;
+    6. overlapped speech from the local speakers of pyannote's segmentation model (``overlap_aware``).
     """
     if not spans:
         return Diarization("embedding", ())
@@ -409,14 +414,64 @@ def diarize_embedding(
     penalty[1:][np.diff(speech) > 1] *= GAP_SWITCH_DISCOUNT
     path = viterbi(scores, penalty)
 
-    segments = []
     n_total = feats.shape[0]
-    for k in range(int(labels.max()) + 1):
-        mask = np.zeros(n_total, bool)
-        mask[speech[path == k]] = True
-        segments += [
-            SpeakerSegment(f"spk{k}", s.start, s.end)
-            for s in mask_to_spans(mask, FRAME_S, config.min_segment_s)
-        ]
+    labels_full = np.full(n_total, -1)
+    labels_full[speech] = path
+    k = int(labels.max()) + 1
+    if config.overlap_detection:
+        local = segmentation.local_activity(samples, config.segmentation_step_s)
+        active = overlap_aware(labels_full, local, k, config.overlap_context_s)
+    else:
+        active = labels_full[None] == np.arange(k)[:, None]
+    segments = [SpeakerSegment(f"spk{g}", s.start, s.end)
+                for g in range(k) for s in mask_to_spans(active[g], FRAME_S, config.min_segment_s)]
     segments.sort(key=lambda s: (s.start, s.end))
     return Diarization("embedding", tuple(segments))
+
+
+def overlap_aware(labels: np.ndarray, local: segmentation.LocalActivity, k: int, context_s: float) -> np.ndarray:
+    """Speaker activity with overlaps, from the local speakers of the segmentation model.
+
+    In every chunk each local speaker is mapped to the call speaker that the Viterbi labels give
+    most of its solo frames (one-to-one, Hungarian; at least ``MIN_VOTE_FRAMES``); the mapped
+    activity probabilities are averaged over the chunks covering a frame, and a speaker talks where
+    the average exceeds 0.5. Where two or more speakers talk at once, and ``context_s`` around it,
+    this activity replaces the Viterbi labels: the model resolves who stopped and who started
+    finer than 1 s embedding windows can. Elsewhere the Viterbi labels stand (on far-field
+    meetings the model's single-speaker activity is less reliable than the call-level clustering).
+    Speech frames (``labels >= 0``) stay the only ones with speech; one that no speaker claims keeps
+    its Viterbi label.
+
+    Parameters
+    ----------
+    labels : shape (frames,), call speaker of each 10 ms frame, -1 outside speech
+    k : number of call speakers
+
+    Returns
+    -------
+    shape (k, frames), bool activity per speaker
+    """
+    n = labels.shape[0]
+    total, cover = np.zeros((k, n)), np.zeros(n)
+    chunk_frames = local.probs.shape[1]
+    for start, probs in zip(local.starts_s.tolist(), local.probs, strict=True):
+        lo, hi = round(start / FRAME_S), min(n, round((start + segmentation.CHUNK_S) / FRAME_S))
+        if hi <= lo:
+            continue
+        grid = np.arange(lo, hi)
+        nearest = np.clip(np.round((grid * FRAME_S - start - local.offset_s) / local.step_s).astype(int),
+                          0, chunk_frames - 1)
+        act = probs[nearest]  # (grid frames, 3 local speakers)
+        solo = (act > 0.5) & ((act > 0.5).sum(1, keepdims=True) == 1)
+        known = labels[grid] >= 0
+        votes = np.stack([np.bincount(labels[grid][solo[:, j] & known], minlength=k) for j in range(act.shape[1])])
+        for j, g in zip(*linear_sum_assignment(-votes), strict=True):
+            if votes[j, g] >= MIN_VOTE_FRAMES:
+                total[g, grid] += act[:, j]
+        cover[grid] += 1
+    seg_active = (total / np.maximum(cover, 1) > 0.5) & (labels >= 0)
+    near = binary_dilation(seg_active.sum(0) >= 2, np.ones(2 * round(context_s / FRAME_S) + 1, bool))
+    active = np.where(near, seg_active, labels[None] == np.arange(k)[:, None])
+    unclaimed = (labels >= 0) & ~active.any(0)
+    active[labels[unclaimed], np.flatnonzero(unclaimed)] = True
+    return active

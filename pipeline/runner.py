@@ -69,9 +69,9 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
     with _stage("align", call_id, timings, hook):
         alignment = align.align(transcript, diar, config.align)
     with _stage("dynamics", call_id, timings, hook):
-        # the embedding diarizer gives one speaker per moment: overlaps cannot be seen in its timeline
-        conversation = dynamics.analyze(alignment, config.dynamics,
-                                        overlaps_observable=diar.method != "embedding")
+        # without overlap detection the embedding diarizer gives one speaker per moment
+        observable = diar.method != "embedding" or config.diarization.overlap_detection
+        conversation = dynamics.analyze(alignment, config.dynamics, overlaps_observable=observable)
     with _stage("prosody", call_id, timings, hook):
         voices = prosody.analyze(rec, alignment, config.prosody)
     with _stage("acoustics", call_id, timings, hook):

@@ -1,4 +1,5 @@
 import json
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -236,3 +237,41 @@ def test_a_call_of_many_voices_never_collapses_to_one(config):
                              load_audio(SAMPLES / "delivery_mono.wav").mono()])
     result = diarize.diarize_embedding(voices, speech_spans(voices, config.vad), config.diarization)
     assert len(result.speakers) >= 2
+
+
+def _local(probs, step_s=0.01):
+    from pipeline.segmentation import LocalActivity
+
+    return LocalActivity(np.asarray(probs, float)[None], np.array([0.0]), step_s, step_s / 2)
+
+
+def test_overlap_aware_maps_local_speakers_and_keeps_both_in_an_overlap():
+    labels = np.repeat([0, 1], 500)  # 10 s at 10 ms: speaker 0 then speaker 1
+    probs = np.zeros((1000, 3))
+    probs[:520, 0] = 0.9  # local 0 talks on 0.2 s into speaker 1's turn...
+    probs[480:, 1] = 0.9  # ...local 1 starts 0.2 s early
+    probs[100:105, 2] = 0.9  # a 50 ms blip of a third local speaker: too few frames to map
+    active = diarize.overlap_aware(labels, _local(probs), 2, context_s=1.0)
+    assert np.flatnonzero(active[0]).tolist() == list(range(520))
+    assert np.flatnonzero(active[1]).tolist() == list(range(480, 1000))
+
+
+def test_overlap_aware_keeps_viterbi_labels_away_from_overlaps():
+    labels = np.repeat([0, 1, -1, 1], 250)  # speech, speech, silence, speech
+    probs = np.zeros((1000, 3))
+    probs[:240, 0] = probs[240:500, 1] = probs[750:, 1] = 0.9  # no overlap; a boundary 0.1 s off
+    active = diarize.overlap_aware(labels, _local(probs), 2, context_s=1.0)
+    assert np.array_equal(active, labels[None] == np.arange(2)[:, None])  # no overlap: labels stand
+    labels_only = labels.copy()
+    probs[200:260, 0] = probs[200:260, 1] = 0.9  # now an overlap at 2.0-2.6 s: the model decides near it
+    active = diarize.overlap_aware(labels_only, _local(probs), 2, context_s=1.0)
+    assert active[0, 200:260].all() and active[1, 200:260].all()
+    assert not active[:, 500:750].any()  # silence stays silence
+
+
+def test_overlap_detection_off_gives_one_speaker_per_moment(config):
+    audio = load_audio(SAMPLES / "delivery_mono.wav")
+    off = with_overrides(config, "diarization", overlap_detection=False)
+    result = diarize.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad), off.diarization)
+    ends = sorted((s.start, s.end) for s in result.segments)
+    assert all(b[0] >= a[1] - 1e-9 for a, b in pairwise(ends))
