@@ -474,4 +474,6 @@ def overlap_aware(labels: np.ndarray, local: segmentation.LocalActivity, k: int,
     active = np.where(near, seg_active, labels[None] == np.arange(k)[:, None])
     unclaimed = (labels >= 0) & ~active.any(0)
     active[labels[unclaimed], np.flatnonzero(unclaimed)] = True
+    lost = ~active.any(1)  # a speaker no chunk mapped keeps its labelled speech, so none vanishes
+    active[lost] |= labels[None] == np.flatnonzero(lost)[:, None]
     return active

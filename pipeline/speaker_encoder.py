@@ -16,7 +16,7 @@ import numpy as np
 
 from pipeline.errors import ModelError
 
-TRUNK_FRAMES = 150  # CAM++ trunk pieces: 1.5 s of features, an even count (the trunk halves the rate)
+TRUNK_FRAMES = 200  # CAM++ trunk pieces: 2 s of features, an even count (the trunk halves the rate)
 CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 
 

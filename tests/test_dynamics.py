@@ -367,7 +367,7 @@ def test_mono_call_latency_pauses_and_dead_air_match_the_script(analyzed):
         assert any(role[h.by] == p.by and h.start < p.end and p.start < h.end for h in found), p
     dead = [e for e in hyp.events if e.type == "dead_air"]
     assert len(dead) == 1 and dead[0].end - dead[0].start == pytest.approx(2.2, abs=0.1)
-    assert hyp.interruptions is None and hyp.overlap_s is None  # one speaker per moment: not observable
+    assert hyp.overlap_s == pytest.approx(ref.overlap_s, abs=0.75)  # overlaps seen by the segmentation model
     store.validate(store.call_document(result))
 
 
