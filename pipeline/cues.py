@@ -3,8 +3,9 @@
 Phrases match on normalized words: lower case, curly apostrophes straightened, hyphens split,
 other punctuation dropped ("I'd be glad to!" reads ``i'd be glad to``). Each lexicon counts
 non-overlapping matches, longest phrase first. Questions are counted per sentence (split after
-".", "?", "!"): a sentence ending in "?" or starting with a question word is one; it is open when
-one of ``open_question_starts`` begins within its first three words. Sentiment is VADER's compound
+".", "?", "!"): a sentence ending in "?" or starting with a question word (after lead-ins such as
+"so", "okay") is one; it is open when one of ``open_question_starts`` begins within its first three
+words after the lead-ins. Sentiment is VADER's compound
 score (Hutto & Gilbert 2014; -1..1), a lexicon model that ships offline.
 """
 
@@ -19,7 +20,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from pipeline.config import CuesConfig
 from pipeline.types import Alignment, AttributedWord, CallCues, SpeakerCues
 
-OPEN_WITHIN_WORDS = 3  # an open-question start may follow this many lead-in words ("so", "and", "okay")
+OPEN_WITHIN_WORDS = 3  # an open-question start may begin this many words into the question
+LEAD_INS = frozenset({"so", "and", "but", "okay", "ok", "well", "now", "then", "um", "uh", "alright"})
 
 
 def tokens(text: str) -> list[str]:
@@ -49,6 +51,8 @@ def questions(text: str, question_words: Sequence[str], open_starts: Sequence[st
     starts = [tuple(tokens(p)) for p in open_starts]
     for sentence in sentences(text):
         words = tokens(sentence)
+        while len(words) > 1 and words[0] in LEAD_INS:
+            words = words[1:]
         if sentence.rstrip().endswith("?") or words[0] in question_words:
             asked += 1
             opened += any(tuple(words[i:i + len(p)]) == p for p in starts for i in range(OPEN_WITHIN_WORDS))
