@@ -12,6 +12,7 @@ import click
 from pipeline import __version__
 from pipeline.config import load_config, with_overrides
 from pipeline.errors import CallscopeError, ConfigError
+from pipeline.metadata import sidecar_for
 
 log = logging.getLogger("callscope")
 
@@ -33,10 +34,10 @@ def main(verbose: int) -> None:
               help="YAML configuration (defaults: configs/default.yaml).")
 @click.option("--diarization", type=click.Choice(["auto", "channels", "embedding", "pyannote"]),
               help="Override diarization.method.")
-@click.option("--call-id", help="Call id (default: the file stem).")
+@click.option("--call-id", help="Call id (default: the sidecar's call_id, else the file stem).")
 def analyze(call_audio: Path, out_dir: Path, config_path: Path | None, diarization: str | None,
             call_id: str | None) -> None:
-    """Analyze one recorded call into OUT/<call_id>/."""
+    """Analyze one recorded call into OUT/<call_id>/; metadata from CALL_AUDIO.json if present."""
     from pipeline.runner import analyze_call
     from pipeline.store import write_call
 
@@ -44,6 +45,7 @@ def analyze(call_audio: Path, out_dir: Path, config_path: Path | None, diarizati
         config = load_config(config_path)
         if diarization:
             config = with_overrides(config, "diarization", method=diarization)
+        metadata = sidecar_for(call_audio)  # <audio>.json beside the recording, if any
     except ConfigError as exc:
         click.echo(f"callscope: config error: {exc}", err=True)
         sys.exit(2)
@@ -52,7 +54,7 @@ def analyze(call_audio: Path, out_dir: Path, config_path: Path | None, diarizati
         log.info("%s: %s done in %.2f s", call_audio, stage, seconds)
 
     try:
-        result = analyze_call(call_audio, config, hook=hook, call_id=call_id)
+        result = analyze_call(call_audio, config, hook=hook, call_id=call_id, metadata=metadata)
         t0 = time.perf_counter()
         target = write_call(result, out_dir)
     except CallscopeError as exc:

@@ -134,6 +134,133 @@ class ProsodyConfig:
 
 
 @dataclass(frozen=True)
+class RolesConfig:
+    """Who is the agent: a channel map for stereo, else evidence from the words (docs/metrics.md)."""
+
+    channel_roles: tuple[Literal["agent", "customer", "unknown"], ...] = ()
+    min_confidence: float = 0.8
+    opens_call_weight: float = 0.5
+    question_share_weight: float = 0.5
+    phrase_weight: float = 1.0
+    max_phrases: int = 3
+    agent_phrases: tuple[str, ...] = (
+        "thank you for calling", "thanks for calling", "welcome to", "my name is", "how can i help",
+        "how may i help", "how can i assist", "anything else i can help", "let me check", "let me pull up",
+        "your account", "one moment", "i can see", "i have processed", "support",
+    )
+    customer_phrases: tuple[str, ...] = (
+        "i was charged", "my bill", "my account", "my order", "my package", "i want", "i need",
+        "i'm calling about", "i am calling about", "supervisor", "manager", "refund me", "my money",
+    )
+
+
+@dataclass(frozen=True)
+class CuesConfig:
+    """Phrase lexicons matched on normalized words (lower case, no punctuation, hyphens split)."""
+
+    empathy: tuple[str, ...] = (
+        "i understand how", "i understand that", "i understand your", "i can imagine", "that must be",
+        "i know how", "i hear you", "i'd feel the same", "i would feel the same", "that sounds frustrating",
+    )
+    apology: tuple[str, ...] = ("sorry", "i apologize", "i apologise", "my apologies", "apologies for")
+    positive: tuple[str, ...] = (
+        "certainly", "absolutely", "of course", "i'd be glad to", "i would be glad to", "i'd be happy to",
+        "i would be happy to", "happy to help", "glad to help", "definitely", "great news", "i can do that",
+        "my pleasure", "no problem",
+    )
+    negative: tuple[str, ...] = (
+        "not possible", "there is nothing i can do", "there's nothing i can do", "nothing i can do",
+        "you need to", "you have to", "you must", "i can't", "i cannot", "we can't", "we cannot", "not my job",
+        "that's our policy", "that is our policy", "you should have", "calm down",
+    )
+    acknowledgement: tuple[str, ...] = (
+        "i see", "i understand", "that makes sense", "got it", "i hear you", "thanks for explaining",
+    )
+    paraphrase: tuple[str, ...] = (
+        "so if i understand correctly", "if i understand correctly", "so what you're saying",
+        "so what you are saying", "let me make sure i understand", "just to confirm", "so you're saying",
+        "so you are saying", "in other words", "to make sure i have this right",
+    )
+    greeting: tuple[str, ...] = (
+        "thank you for calling", "thanks for calling", "welcome to", "good morning", "good afternoon",
+        "good evening", "my name is",
+    )
+    closing: tuple[str, ...] = (
+        "anything else i can help", "anything else i can do", "thank you for calling", "thanks for calling",
+        "have a great day", "have a nice day", "have a wonderful day", "you're welcome", "you are welcome",
+    )
+    escalation: tuple[str, ...] = ("supervisor", "manager", "escalate", "complaint", "speak to someone else")
+    open_question_starts: tuple[str, ...] = (
+        "how", "why", "what happened", "what seems", "what can i", "what would", "what else", "tell me",
+        "could you tell", "can you tell", "could you describe", "can you describe", "could you explain",
+        "can you explain", "describe", "explain", "walk me through", "help me understand",
+    )
+
+
+@dataclass(frozen=True)
+class ComponentConfig:
+    """One score component: ``weight`` (relative) and ``points`` [[value, 0-1], ...] with increasing
+    values, the reference range the measure is mapped through (linear between, flat beyond)."""
+
+    weight: float
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class ToneConfig:
+    """Tone: how the speaker sounds and which words they choose."""
+
+    pace_wpm: ComponentConfig = ComponentConfig(1.0, ((110, 0), (140, 1), (170, 1), (210, 0)))
+    pitch_variability_st: ComponentConfig = ComponentConfig(1.0, ((1.0, 0), (2.0, 1), (5.0, 1), (8.0, 0)))
+    loudness_steadiness_db: ComponentConfig = ComponentConfig(0.5, ((8.0, 1), (12.0, 0)))
+    positive_per_min: ComponentConfig = ComponentConfig(1.0, ((0, 0), (2, 1)))
+    negative_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 1), (3, 0)))
+    empathy_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (2, 1)))
+    sentiment: ComponentConfig = ComponentConfig(1.0, ((-0.5, 0), (0.5, 1)))
+    pace_vs_baseline: ComponentConfig = ComponentConfig(0.5, ((0.75, 0), (0.9, 1), (1.1, 1), (1.3, 0)))
+    pitch_variability_vs_baseline: ComponentConfig = ComponentConfig(0.5, ((0.5, 0), (0.8, 1), (1.3, 1), (1.8, 0)))
+    loudness_vs_baseline_db: ComponentConfig = ComponentConfig(0.5, ((-6, 0), (-3, 1), (3, 1), (6, 0)))
+
+
+@dataclass(frozen=True)
+class PatienceConfig:
+    """Patience: room given to the other party."""
+
+    interruptions_per_min: ComponentConfig = ComponentConfig(2.0, ((0, 1), (2, 0)))
+    response_latency_s: ComponentConfig = ComponentConfig(1.0, ((-0.5, 0), (0.3, 1), (1.5, 1), (4.0, 0)))
+    quick_reply_share: ComponentConfig = ComponentConfig(1.0, ((0, 1), (0.5, 0)))
+    articulation_rate_sps: ComponentConfig = ComponentConfig(1.0, ((2.5, 0), (3.0, 1), (4.8, 1), (6.0, 0)))
+
+
+@dataclass(frozen=True)
+class ListeningConfig:
+    """Active listening: signs of having heard the other party."""
+
+    backchannels_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (3, 1)))
+    open_question_share: ComponentConfig = ComponentConfig(1.0, ((0, 0), (0.5, 1)))
+    acknowledgements_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (1.5, 1)))
+    empathy_per_min: ComponentConfig = ComponentConfig(1.0, ((0, 0), (2, 1)))
+    positive_closing: ComponentConfig = ComponentConfig(0.5, ((0, 0), (1, 1)))
+    pace_mirroring_wpm: ComponentConfig = ComponentConfig(0.5, ((-20, 0), (0, 0.5), (20, 1)))
+    pitch_mirroring_st: ComponentConfig = ComponentConfig(0.5, ((-2, 0), (0, 0.5), (2, 1)))
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Scores from the evidence (configs/scoring.yaml); call-relative figures and de-escalation."""
+
+    tone: ToneConfig = field(default_factory=ToneConfig)
+    patience: PatienceConfig = field(default_factory=PatienceConfig)
+    active_listening: ListeningConfig = field(default_factory=ListeningConfig)
+    baseline_s: float = 60.0
+    min_rest_s: float = 20.0
+    deescalation_sentiment: float = 0.5
+    deescalation_pitch_st: float = 2.0
+    deescalation_loudness_db: float = 3.0
+    deescalation_min_index: float = 0.5
+
+
+@dataclass(frozen=True)
 class Config:
     """Every tunable of one analysis."""
 
@@ -144,6 +271,9 @@ class Config:
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     prosody: ProsodyConfig = field(default_factory=ProsodyConfig)
     acoustics: AcousticsConfig = field(default_factory=AcousticsConfig)
+    roles: RolesConfig = field(default_factory=RolesConfig)
+    cues: CuesConfig = field(default_factory=CuesConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
 
 def _check_value(name: str, hint: Any, value: Any) -> Any:
@@ -171,7 +301,13 @@ def _check_value(name: str, hint: Any, value: Any) -> Any:
     return value
 
 
-def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return None if f.default_factory is dataclasses.MISSING else f.default_factory()
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str, base: Any = None) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
@@ -186,11 +322,12 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     for key, value in data.items():
         name = f"{prefix}.{key}" if prefix else key
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            values[key] = _build(hint, {} if value is None else value, name)
+        if dataclasses.is_dataclass(hint):  # missing keys of a section keep the field's default
+            default = _default(next(f for f in dataclasses.fields(cls) if f.name == key))
+            values[key] = _build(hint, {} if value is None else value, name, default)
         else:
             values[key] = _check_value(name, hint, value)
-    return cls(**values)
+    return dataclasses.replace(base, **values) if base is not None else cls(**values)
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

@@ -16,7 +16,8 @@ them one, else from the channel mix. A frame is 10 ms apart from the next (``hop
    jumps of the first pass (halving, doubling) fall outside the range and drop out.
 4. **figures**: median F0 in Hz; semitones re that median for the range (p95 - p5) and the std.
 5. **contours**: per turn, the median semitone value of each 1 / ``contour_rate_hz`` s bin of
-   voiced frames, and the movement over the last ``final_window_s`` of voiced speech.
+   voiced frames, and the movement over the last ``final_window_s`` of voiced speech; likewise the
+   median level (dBFS) of each bin's speech frames.
 """
 
 from __future__ import annotations
@@ -269,10 +270,12 @@ def analyze(audio: Audio, alignment: Alignment, config: ProsodyConfig) -> CallPr
         levels, f0 = speaker_track(x, centres[mine], sample_rate=sr, config=config)
         speakers[spk] = speaker_figures(levels, f0, config=config)
         median = speakers[spk].pitch_median_hz
-        tracks[spk] = (times[mine], semitones(f0, median) if median else np.full(len(f0), np.nan))
+        speech = np.where(is_speech(levels, level_range_db=config.level_range_db), levels, np.nan)
+        tracks[spk] = (times[mine], semitones(f0, median) if median else np.full(len(f0), np.nan), speech)
     turns = []
     for turn in alignment.turns:
-        t, st = tracks.get(turn.speaker, (np.zeros(0), np.zeros(0)))
+        t, st, db = tracks.get(turn.speaker, (np.zeros(0), np.zeros(0), np.zeros(0)))
         contour, final = turn_contour(t, st, Span(turn.start, turn.end), config=config)
-        turns.append(TurnContour(turn.speaker, turn.start, turn.end, contour, final))
+        loudness, _ = turn_contour(t, db, Span(turn.start, turn.end), config=config)
+        turns.append(TurnContour(turn.speaker, turn.start, turn.end, contour, final, loudness))
     return CallProsody(speakers, tuple(turns), config.contour_rate_hz, config.final_window_s)

@@ -8,10 +8,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline import acoustics, align, audio, diarize, dynamics, prosody, pyannote_backend, transcribe, vad
+from pipeline import (
+    acoustics,
+    align,
+    audio,
+    cues,
+    diarize,
+    dynamics,
+    prosody,
+    pyannote_backend,
+    roles,
+    scoring,
+    transcribe,
+    vad,
+)
 from pipeline.config import Config
 from pipeline.errors import CallscopeError, StageError
-from pipeline.types import CallResult
+from pipeline.metadata import CallMetadata
+from pipeline.types import Assessment, CallResult
 
 Hook = Callable[[str, float], None]
 """Called as ``hook(stage, seconds)`` when a stage ends."""
@@ -33,14 +47,17 @@ def _stage(name: str, call_id: str, timings: dict[str, float], hook: Hook | None
 
 
 def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
-                 call_id: str | None = None) -> CallResult:
-    """Decode, find speech, transcribe, diarize, align one call; measure its turn-taking and prosody.
+                 call_id: str | None = None, metadata: CallMetadata | None = None) -> CallResult:
+    """Decode, find speech, transcribe, diarize, align one call; measure its turn-taking, prosody and
+    language; tell the agent from the customer and score them. ``metadata`` (a sidecar) may give the
+    call id and a channel map of the roles.
 
     Pure in its inputs: models load once per process behind ``lru_cache``, so a process pool or
     a distributed engine can run it unchanged. Raises ``CallscopeError`` subclasses only.
     """
     t0 = time.perf_counter()
-    call_id = call_id or Path(path).stem
+    scoring.check_config(config.scoring)  # fail before the costly stages
+    call_id = call_id or (metadata and metadata.call_id) or Path(path).stem
     timings: dict[str, float] = {}
     with _stage("decode", call_id, timings, hook):
         rec = audio.load_audio(path)
@@ -76,5 +93,11 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
         voices = prosody.analyze(rec, alignment, config.prosody)
     with _stage("acoustics", call_id, timings, hook):
         measured = acoustics.analyze(rec.samples, alignment, conversation, config.acoustics)
+    with _stage("cues", call_id, timings, hook):
+        said = cues.analyze(alignment, rec.info.duration_s, config.cues, config.dynamics.question_words)
+    with _stage("score", call_id, timings, hook):
+        who = roles.assign(alignment, said, config.roles, metadata.channel_roles if metadata else None)
+        trends, scores = scoring.analyze(alignment, conversation, voices, said, rec.info.duration_s, config.scoring)
     timings["total"] = time.perf_counter() - t0
-    return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, voices, measured, timings)
+    return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, voices, measured, timings,
+                      Assessment(who, said, trends, scores))

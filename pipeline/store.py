@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -19,9 +20,12 @@ from pipeline.types import (
     CallAcoustics,
     CallResult,
     Event,
+    Score,
+    SpeakerCues,
     SpeakerDynamics,
     SpeakerProsody,
     SpeakerSegment,
+    SpeakerTrends,
     TurnContour,
 )
 
@@ -40,15 +44,52 @@ def _r(x: float) -> float:
     return round(float(x), 3)
 
 
-def _metrics(values: SpeakerDynamics | SpeakerProsody | CallAcoustics) -> dict[str, float | int | str | None]:
+def _metrics(values: SpeakerDynamics | SpeakerProsody | CallAcoustics | SpeakerCues | SpeakerTrends,
+             ) -> dict[str, float | int | str | None]:
     """A dataclass of figures as a JSON object, floats rounded to the millisecond."""
     return {k: _r(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(values).items()}
 
 
+def _speaker(result: CallResult, spk: str) -> dict[str, Any]:
+    """A speaker's role (with its confidence and source), metrics, de-escalation flag and scores."""
+    metrics = {**_metrics(result.dynamics.speakers[spk]), **_metrics(result.prosody.speakers.get(spk, NO_PROSODY))}
+    channel, done = result.alignment.channel_of.get(spk), result.assessment
+    if done is None:
+        return {"id": spk, "role": "unknown", "channel": channel, "metrics": metrics, "scores": {}}
+    role, trends = done.roles.get(spk), _metrics(done.trends[spk])
+    de_escalated = trends.pop("de_escalated")
+    return {"id": spk, "role": role.role if role else "unknown",
+            "role_confidence": None if role is None or role.confidence is None else _r(role.confidence),
+            "role_source": role.source if role else None, "channel": channel,
+            "metrics": {**metrics, **_metrics(done.cues.speakers[spk]), **trends}, "de_escalated": de_escalated,
+            "scores": {name: _score(score) for name, score in done.scores[spk].items()}}
+
+
+def _cents(parts: dict[str, float], total: float) -> dict[str, float]:
+    """Parts rounded to 0.01 that still sum to ``total`` rounded to 0.01 (largest remainders round up)."""
+    cents = {k: math.floor(v * 100) for k, v in parts.items()}
+    short = round(total * 100) - sum(cents.values())
+    for k in sorted(parts, key=lambda k: cents[k] - parts[k] * 100)[:short]:
+        cents[k] += 1
+    return {k: c / 100 for k, c in cents.items()}
+
+
+def _score(score: Score) -> dict[str, Any]:
+    """A score and its components; contributions to 0.01 points, summing to the value."""
+    parts = _cents({k: c.contribution for k, c in score.components.items()}, score.value or 0.0)
+    return {"value": None if score.value is None else round(score.value, 2),
+            "components": {k: {"value": None if c.value is None else _r(c.value),
+                               "rating": None if c.rating is None else _r(c.rating),
+                               "weight": _r(c.weight), "contribution": parts[k]}
+                           for k, c in score.components.items()}}
+
+
 def _contour(turn: TurnContour) -> dict[str, Any]:
-    """A turn's pitch contour (semitones to 0.1) and final movement, as extra fields of ``turns[]``."""
+    """A turn's pitch contour (semitones to 0.1), final movement and loudness contour (dBFS to 0.1), as
+    extra fields of ``turns[]``."""
     return {"pitch_contour_st": [None if v is None else round(v, 1) for v in turn.pitch_st],
-            "final_pitch_st": None if turn.final_st is None else round(turn.final_st, 2)}
+            "final_pitch_st": None if turn.final_st is None else round(turn.final_st, 2),
+            "loudness_contour_db": [None if v is None else round(v, 1) for v in turn.loudness_db]}
 
 
 def _event(e: Event) -> dict[str, Any]:
@@ -105,15 +146,12 @@ def call_document(result: CallResult) -> dict[str, Any]:
             "num_speakers": len(dyn.speakers),
             "notes": list(result.diarization.notes),
         },
-        "speakers": [
-            {"id": spk, "role": "unknown", "channel": al.channel_of.get(spk),
-             "metrics": {**_metrics(figures), **_metrics(voices.speakers.get(spk, NO_PROSODY))}, "scores": {}}
-            for spk, figures in dyn.speakers.items()
-        ],
+        "speakers": [_speaker(result, spk) for spk in dyn.speakers],
         "segments": [{"speaker": s.speaker, "start": _r(s.start), "end": _r(s.end)}
                      for s in al.segments],
-        "turns": [{"speaker": t.speaker, "start": _r(t.start), "end": _r(t.end), "text": t.text, **_contour(c)}
-                  for t, c in zip(al.turns, voices.turns, strict=True)],
+        "turns": [{"speaker": t.speaker, "start": _r(t.start), "end": _r(t.end), "text": t.text, **_contour(c),
+                   **({"sentiment": _r(result.assessment.cues.turn_sentiment[i])} if result.assessment else {})}
+                  for i, (t, c) in enumerate(zip(al.turns, voices.turns, strict=True))],
         "words": [{"speaker": w.speaker, "start": _r(w.start), "end": _r(w.end), "text": w.text,
                    "probability": _r(w.probability)} for w in al.words],
         "events": [_event(e) for e in dyn.events],

@@ -9,6 +9,7 @@ import numpy as np
 
 EventType = Literal["interruption", "backchannel", "pause", "dead_air", "long_monologue"]
 Grade = Literal["high", "medium", "low"]
+Role = Literal["agent", "customer", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -225,13 +226,15 @@ class SpeakerProsody:
 @dataclass(frozen=True)
 class TurnContour:
     """Pitch of one turn: semitones re the speaker's median per contour bin (None: unvoiced), and the
-    movement over its last voiced stretch (semitones, > 0 a rise; None: too little voice)."""
+    movement over its last voiced stretch (semitones, > 0 a rise; None: too little voice); the mean
+    level of the speaker's speech frames per bin (dBFS; None: no speech frame)."""
 
     speaker: str
     start: float
     end: float
     pitch_st: tuple[float | None, ...]
     final_st: float | None
+    loudness_db: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,104 @@ class CallAcoustics:
 
 
 @dataclass(frozen=True)
+class RoleAssignment:
+    """A speaker's role; ``confidence`` (0.5-1): probability of the evidence-based assignment (1 from a
+    channel map; None: nothing to compare); ``agent_evidence``: the speaker's agent-likeness points."""
+
+    role: Role
+    confidence: float | None
+    source: Literal["metadata", "config", "evidence"]
+    agent_evidence: float
+
+
+@dataclass(frozen=True)
+class SpeakerCues:
+    """Language cues of one speaker (counts) and sentiment (VADER compound, -1..1; None: no words).
+
+    Start and end: the first and last third of the speaker's words; q1-q4: the call's quarters.
+    """
+
+    questions: int
+    open_questions: int
+    empathy_phrases: int
+    apologies: int
+    positive_phrases: int
+    negative_phrases: int
+    acknowledgements: int
+    paraphrases: int
+    greetings: int
+    closings: int
+    escalation_requests: int
+    sentiment_mean: float | None
+    sentiment_start: float | None
+    sentiment_end: float | None
+    sentiment_q1: float | None
+    sentiment_q2: float | None
+    sentiment_q3: float | None
+    sentiment_q4: float | None
+
+
+@dataclass(frozen=True)
+class CallCues:
+    """Cues per speaker and the sentiment of each turn (``Alignment.turns`` order)."""
+
+    speakers: dict[str, SpeakerCues]
+    turn_sentiment: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SpeakerTrends:
+    """How a speaker changed over the call (None: too little evidence).
+
+    Against their own baseline (first ``baseline_s`` of their speech vs the rest): pace and pitch std
+    ratios, loudness difference (dB). Mirroring: how far their pace (wpm) and pitch (semitones) moved
+    from the call's first to its last third, positive toward the other party's first-third level. First to last
+    third of their words: pitch (st re their median), loudness (dB), sentiment changes; ``de_escalated``
+    from those three.
+    """
+
+    pace_vs_baseline: float | None
+    pitch_variability_vs_baseline: float | None
+    loudness_vs_baseline_db: float | None
+    pace_mirroring_wpm: float | None
+    pitch_mirroring_st: float | None
+    pitch_change_st: float | None
+    loudness_change_db: float | None
+    sentiment_change: float | None
+    deescalation_index: float | None
+    de_escalated: bool | None
+
+
+@dataclass(frozen=True)
+class Component:
+    """One part of a score: the measured ``value`` (None: no evidence, dropped), its 0-1 ``rating``
+    on the reference range, its normalized ``weight`` (0 when dropped) and ``contribution`` (points)."""
+
+    value: float | None
+    rating: float | None
+    weight: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Score:
+    """A 0-100 score, the sum of its components' contributions (None: no component had evidence)."""
+
+    value: float | None
+    components: dict[str, Component]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Roles, cues, trends and the three scores (tone, patience, active_listening) per speaker."""
+
+    roles: dict[str, RoleAssignment]
+    cues: CallCues
+    trends: dict[str, SpeakerTrends]
+    scores: dict[str, dict[str, Score]]
+
+
+@dataclass(frozen=True)
 class CallResult:
     """Everything one analysis produced; ``store.call_document`` turns it into call.json."""
 
@@ -279,3 +380,4 @@ class CallResult:
     prosody: CallProsody
     acoustics: CallAcoustics
     timings_s: dict[str, float]
+    assessment: Assessment | None = None

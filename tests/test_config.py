@@ -9,17 +9,24 @@ from pipeline.errors import ConfigError
 from .conftest import ROOT
 
 
-def test_default_yaml_states_every_default():
-    data = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
-    assert config_from_dict(data) == Config()
+def test_config_files_state_every_default():
+    data = {}
+    for name in ("default.yaml", "scoring.yaml"):  # scoring.yaml: roles, cues and scores
+        part = yaml.safe_load((ROOT / "configs" / name).read_text())
+        assert config_from_dict(part) == Config()
+        assert not set(part) & set(data)
+        data |= part
     assert set(data) == {f.name for f in dataclasses.fields(Config)}
     for field in dataclasses.fields(Config):
         section = getattr(Config(), field.name)
         assert set(data[field.name]) == {f.name for f in dataclasses.fields(section)}
+    for score in ("tone", "patience", "active_listening"):
+        assert set(data["scoring"][score]) == {f.name for f in dataclasses.fields(getattr(Config().scoring, score))}
 
 
-def test_every_default_key_has_a_comment():
-    for line in (ROOT / "configs" / "default.yaml").read_text().splitlines():
+@pytest.mark.parametrize("name", ["default.yaml", "scoring.yaml"])
+def test_every_default_key_has_a_comment(name):
+    for line in (ROOT / "configs" / name).read_text().splitlines():
         if line.startswith("  ") and ":" in line:
             assert "#" in line, line
 
@@ -28,11 +35,13 @@ def test_every_default_key_has_a_comment():
     ("data", "match"),
     [
         ({"vad": {"treshold": 0.4}}, r"unknown key 'treshold' in vad \(valid: threshold,"),
-        ({"colour": 1}, r"unknown key 'colour' \(valid: vad, asr, diarization, align, dynamics, prosody, acoustics\)"),
+        ({"colour": 1}, r"unknown key 'colour' \(valid: vad, asr, diarization, align, dynamics, prosody, acoustics, "),
         ({"diarization": {"method": "magic"}}, "diarization.method: 'magic' is not one of"),
         ({"asr": {"beam_size": "five"}}, "asr.beam_size: expected int"),
         ({"asr": {"beam_size": True}}, "asr.beam_size: expected int"),
         ({"vad": []}, "vad: expected a mapping"),
+        ({"scoring": {"tone": {"pace": {"weight": 1}}}}, r"unknown key 'pace' in scoring.tone \(valid: pace_wpm,"),
+        ({"roles": {"channel_roles": ["agent", "boss"]}}, r"roles.channel_roles\[1\]: 'boss' is not one of"),
         ({"dynamics": {"backchannel_phrases": "yeah"}}, "dynamics.backchannel_phrases: expected a list"),
         ({"dynamics": {"backchannel_phrases": ["yeah", True]}}, r"dynamics.backchannel_phrases\[1\]: expected str"),
     ],

@@ -109,7 +109,7 @@ def test_outputs_follow_the_contract(analyzed, tmp_path):
     assert all(line.split()[0] == "SPEAKER" and len(line.split()) == 10 for line in rttm)
     lines = (target / "billing_stereo.txt").read_text().splitlines()
     assert len(lines) == len(doc["turns"])
-    assert lines[0].startswith("[00:00] UNKNOWN/S1: Thank you")
+    assert lines[0].startswith("[00:00] AGENT/S1: Thank you")
     # rewriting replaces the result whole and leaves no temporary directory behind
     store.write_call(result, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["billing_stereo"]

@@ -1,0 +1,114 @@
+"""Language cues and sentiment from the transcript.
+
+Phrases match on normalized words: lower case, curly apostrophes straightened, hyphens split,
+other punctuation dropped ("I'd be glad to!" reads ``i'd be glad to``). Each lexicon counts
+non-overlapping matches, longest phrase first. Questions are counted per sentence (split after
+".", "?", "!"): a sentence ending in "?" or starting with a question word (after lead-ins such as
+"so", "okay") is one; it is open when one of ``open_question_starts`` begins within its first three
+words after the lead-ins. Sentiment is VADER's compound
+score (Hutto & Gilbert 2014; -1..1), a lexicon model that ships offline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from pipeline.config import CuesConfig
+from pipeline.types import Alignment, AttributedWord, CallCues, SpeakerCues
+
+OPEN_WITHIN_WORDS = 3  # an open-question start may begin this many words into the question
+LEAD_INS = frozenset({"so", "and", "but", "okay", "ok", "well", "now", "then", "um", "uh", "alright"})
+
+
+def tokens(text: str) -> list[str]:
+    """Normalized words of a text."""
+    text = text.lower().replace("\u2019", "'").replace("-", " ")
+    return [t.strip("'") for t in re.sub(r"[^a-z0-9' ]", " ", text).split() if t.strip("'")]
+
+
+def count_phrases(words: Sequence[str], phrases: Sequence[str]) -> int:
+    """Non-overlapping matches of any of ``phrases`` in the normalized ``words``, longest first."""
+    known = sorted({tuple(tokens(p)) for p in phrases if tokens(p)}, key=len, reverse=True)
+    i, n = 0, 0
+    while i < len(words):
+        hit = next((p for p in known if tuple(words[i:i + len(p)]) == p), None)
+        n, i = (n + 1, i + len(hit)) if hit else (n, i + 1)
+    return n
+
+
+def sentences(text: str) -> list[str]:
+    """A turn's sentences, split after ".", "?" and "!"."""
+    return [s for s in re.split(r"(?<=[.?!])\s+", text.strip()) if tokens(s)]
+
+
+def questions(text: str, question_words: Sequence[str], open_starts: Sequence[str]) -> tuple[int, int]:
+    """(questions, open questions) among the sentences of ``text``."""
+    asked = opened = 0
+    starts = [tuple(tokens(p)) for p in open_starts]
+    for sentence in sentences(text):
+        words = tokens(sentence)
+        while len(words) > 1 and words[0] in LEAD_INS:
+            words = words[1:]
+        if sentence.rstrip().endswith("?") or words[0] in question_words:
+            asked += 1
+            opened += any(tuple(words[i:i + len(p)]) == p for p in starts for i in range(OPEN_WITHIN_WORDS))
+    return asked, opened
+
+
+@lru_cache(maxsize=1)
+def _vader() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+def sentiment(text: str) -> float | None:
+    """VADER compound score of a text (-1..1); None without words."""
+    return float(_vader().polarity_scores(text)["compound"]) if tokens(text) else None
+
+
+def _text(words: Sequence[AttributedWord]) -> str:
+    return " ".join(w.text.strip() for w in words)
+
+
+def speaker_cues(words: Sequence[AttributedWord], duration_s: float, config: CuesConfig,
+                 question_words: Sequence[str], turn_texts: Sequence[str]) -> SpeakerCues:
+    """Cues of one speaker from their words (time order) and turn texts; quarters of ``duration_s``."""
+    said = tokens(_text(words))
+    asked = [questions(t, question_words, config.open_question_starts) for t in turn_texts]
+    third = len(words) // 3
+    quarter = duration_s / 4
+
+    def part(ws: Sequence[AttributedWord]) -> float | None:
+        return sentiment(_text(ws)) if ws else None
+
+    return SpeakerCues(
+        questions=sum(a for a, _ in asked),
+        open_questions=sum(o for _, o in asked),
+        empathy_phrases=count_phrases(said, config.empathy),
+        apologies=count_phrases(said, config.apology),
+        positive_phrases=count_phrases(said, config.positive),
+        negative_phrases=count_phrases(said, config.negative),
+        acknowledgements=count_phrases(said, config.acknowledgement),
+        paraphrases=count_phrases(said, config.paraphrase),
+        greetings=count_phrases(said, config.greeting),
+        closings=count_phrases(said, config.closing),
+        escalation_requests=count_phrases(said, config.escalation),
+        sentiment_mean=part(words),
+        sentiment_start=part(words[:third]) if third else None,
+        sentiment_end=part(words[len(words) - third:]) if third else None,
+        **{f"sentiment_q{q + 1}": part([w for w in words if q * quarter <= w.start < (q + 1) * quarter
+                                        or (q == 3 and w.start >= duration_s)]) for q in range(4)},
+    )
+
+
+def analyze(alignment: Alignment, duration_s: float, config: CuesConfig,
+            question_words: Sequence[str]) -> CallCues:
+    """Cues per speaker (S1, S2, ... with speech or words) and the sentiment of every turn."""
+    speakers = sorted({s.speaker for s in alignment.segments} | {w.speaker for w in alignment.words},
+                      key=lambda s: (len(s), s))
+    out = {spk: speaker_cues([w for w in alignment.words if w.speaker == spk], duration_s, config, question_words,
+                             [t.text for t in alignment.turns if t.speaker == spk]) for spk in speakers}
+    return CallCues(out, tuple(sentiment(t.text) or 0.0 for t in alignment.turns))

@@ -1,0 +1,63 @@
+"""Who is the agent: from a channel map (metadata sidecar, then config) or from the words.
+
+Evidence (docs/metrics.md, *Roles*): each speaker earns agent-likeness points,
+
+    phrase_weight x (agent phrases - customer phrases, each capped at max_phrases)
+    + opens_call_weight if they speak first + question_share_weight x their share of the questions,
+
+and the two most agent-like speakers are compared: ``confidence = 1 / (1 + exp(-(a1 - a2)))``. At
+``min_confidence`` or above the first is the agent and everybody else a customer; below, all are
+``unknown``. Speaking first and asking questions alone reach at most 0.73: only service phrases
+("thank you for calling", "how can I help", "your account") can make a speaker the agent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Literal
+
+from pipeline.config import RolesConfig
+from pipeline.cues import count_phrases, tokens
+from pipeline.types import Alignment, CallCues, Role, RoleAssignment
+
+
+def from_channels(channel_of: Mapping[str, int], channel_roles: Mapping[int, Role],
+                  source: Literal["metadata", "config"]) -> dict[str, RoleAssignment]:
+    """Roles of channel-diarized speakers from a channel map; a channel not in the map is ``unknown``."""
+    return {spk: RoleAssignment(channel_roles.get(ch, "unknown"), 1.0, source, 0.0) for spk, ch in channel_of.items()}
+
+
+def agent_evidence(alignment: Alignment, cues: CallCues, config: RolesConfig) -> dict[str, float]:
+    """Agent-likeness points per speaker (see the module docstring)."""
+    asked = sum(c.questions for c in cues.speakers.values())
+    first = min(alignment.segments, key=lambda s: s.start).speaker if alignment.segments else None
+    out = {}
+    for spk, c in cues.speakers.items():
+        said = tokens(" ".join(w.text for w in alignment.words if w.speaker == spk))
+        phrases = (min(count_phrases(said, config.agent_phrases), config.max_phrases)
+                   - min(count_phrases(said, config.customer_phrases), config.max_phrases))
+        out[spk] = (config.phrase_weight * phrases + config.opens_call_weight * (spk == first)
+                    + config.question_share_weight * (c.questions / asked if asked else 0.0))
+    return out
+
+
+def assign(alignment: Alignment, cues: CallCues, config: RolesConfig,
+           channel_roles: Mapping[int, Role] | None = None) -> dict[str, RoleAssignment]:
+    """Role of every speaker of ``cues``: a metadata channel map, else the config's, else the evidence.
+
+    Channel maps apply only to channel-diarized calls (``alignment.channel_of`` set).
+    """
+    if alignment.channel_of and channel_roles:
+        return from_channels(alignment.channel_of, channel_roles, "metadata")
+    if alignment.channel_of and config.channel_roles:
+        return from_channels(alignment.channel_of, dict(enumerate(config.channel_roles)), "config")
+    points = agent_evidence(alignment, cues, config)
+    if not points:
+        return {}
+    ranked = sorted(points, key=lambda s: -points[s])
+    runner_up = points[ranked[1]] if len(ranked) > 1 else 0.0
+    confidence = 1 / (1 + math.exp(-(points[ranked[0]] - runner_up)))
+    sure = confidence >= config.min_confidence
+    return {spk: RoleAssignment(("agent" if spk == ranked[0] else "customer") if sure else "unknown",
+                                confidence, "evidence", points[spk]) for spk in points}

@@ -1,0 +1,247 @@
+"""Scores: tone, patience and active listening per speaker, each 0-100 and explained by its components.
+
+1. **trends** (``SpeakerTrends``): the speaker against their own baseline (their first ``baseline_s``
+   of speech vs the rest), mirroring of the other party's pace and pitch from the call's first to
+   its last third, and the change from the first to the last third of their words (de-escalation);
+2. **measures**: one value per component (``configs/scoring.yaml``), None where the evidence is
+   missing (no pitch, overlaps unobservable on mono, no questions asked);
+   De-escalation index: sentiment change / ``deescalation_sentiment`` minus the mean of pitch change /
+   ``deescalation_pitch_st`` and loudness change / ``deescalation_loudness_db``; de-escalated when it
+   reaches ``deescalation_min_index`` and the sentiment did not fall;
+3. **rating**: each value mapped to 0-1 through its reference ``points`` (linear between, flat beyond);
+4. **score**: weights renormalized over the components with a value, ``contribution = 100 x weight x
+   rating``; the score is the sum of the contributions. A dropped component keeps weight 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from itertools import pairwise
+
+import numpy as np
+
+from pipeline.config import ComponentConfig, ScoringConfig
+from pipeline.dynamics import activity
+from pipeline.errors import ConfigError
+from pipeline.types import (
+    Alignment,
+    CallCues,
+    CallDynamics,
+    CallProsody,
+    Component,
+    Score,
+    SpeakerCues,
+    SpeakerDynamics,
+    SpeakerProsody,
+    SpeakerTrends,
+)
+
+SCORES = ("tone", "patience", "active_listening")
+MIN_WINDOW_TALK_S = 2.0  # pace in a window needs this much of the speaker's speech
+MIN_WINDOW_BINS = 5  # pitch or loudness in a window needs this many contour bins
+REF_HZ = 100.0  # absolute pitch in semitones re this frequency (mirroring)
+
+
+# ---------------------------------------------------------------- trends
+
+
+def _bins(prosody: CallProsody, speaker: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Contour bins of a speaker's turns: centre times (s), pitch (st re their median), loudness (dBFS)."""
+    t, st, db = [], [], []
+    for turn in prosody.turns:
+        if turn.speaker == speaker:
+            for k, (p, level) in enumerate(zip(turn.pitch_st, turn.loudness_db or (None,) * len(turn.pitch_st),
+                                               strict=True)):
+                t.append(turn.start + (k + 0.5) / prosody.contour_rate_hz)
+                st.append(np.nan if p is None else p)
+                db.append(np.nan if level is None else level)
+    return np.array(t), np.array(st, float), np.array(db, float)
+
+
+def _mean(values: np.ndarray, times: np.ndarray, t0: float, t1: float, fn=np.nanmean) -> float | None:
+    """``fn`` of the non-NaN values whose times fall in [t0, t1); None with fewer than ``MIN_WINDOW_BINS``."""
+    v = values[(times >= t0) & (times < t1)]
+    v = v[~np.isnan(v)]
+    return float(fn(v)) if len(v) >= MIN_WINDOW_BINS else None
+
+
+def _talk(alignment: Alignment, speaker: str, t0: float, t1: float) -> float:
+    spans = activity(alignment.segments).get(speaker, ())
+    return float(sum(max(0.0, min(s.end, t1) - max(s.start, t0)) for s in spans))
+
+
+def _pace(alignment: Alignment, speaker: str, t0: float, t1: float) -> float | None:
+    """Words per minute of the speaker's speech in [t0, t1); None with less than ``MIN_WINDOW_TALK_S``."""
+    talk = _talk(alignment, speaker, t0, t1)
+    words = sum(1 for w in alignment.words if w.speaker == speaker and t0 <= w.start < t1)
+    return 60 * words / talk if talk >= MIN_WINDOW_TALK_S else None
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def _toward(mine: Sequence[float | None], theirs: Sequence[float | None]) -> float | None:
+    """How far the speaker moved toward the other from the first to the last third: their own change,
+    signed positive in the direction of the other's level at the start (None if a figure is missing)."""
+    if None in mine or theirs[0] is None or theirs[0] == mine[0]:
+        return None
+    return float((mine[1] - mine[0]) * np.sign(theirs[0] - mine[0]))
+
+
+def trends(alignment: Alignment, prosody: CallProsody, cues: CallCues, speaker: str, duration_s: float,
+           config: ScoringConfig) -> SpeakerTrends:
+    """The speaker's baseline, mirroring and first-to-last-third figures (see ``SpeakerTrends``)."""
+    t, st, db = _bins(prosody, speaker)
+    words = [w for w in alignment.words if w.speaker == speaker]
+    own = activity(alignment.segments).get(speaker, ())
+
+    # baseline: their first baseline_s of speech against the rest, when the rest holds min_rest_s
+    base, rest = {}, {}
+    if own and _talk(alignment, speaker, own[0].start + config.baseline_s, np.inf) >= config.min_rest_s:
+        cut = own[0].start + config.baseline_s
+        for out, (a, b) in ((base, (0.0, cut)), (rest, (cut, np.inf))):
+            out.update(pace=_pace(alignment, speaker, a, b), std=_mean(st, t, a, b, np.nanstd),
+                       db=_mean(db, t, a, b))
+
+    # mirroring: pace and absolute pitch against the other party with the most speech, call thirds
+    others = {s: sum(x.duration for x in spans) for s, spans in activity(alignment.segments).items() if s != speaker}
+    thirds = ((0.0, duration_s / 3), (2 * duration_s / 3, duration_s + 1.0))
+    pace_mirror = pitch_mirror = None
+    if others:
+        other = max(others, key=others.get)
+
+        def pitch(spk: str, a: float, b: float) -> float | None:
+            median = prosody.speakers[spk].pitch_median_hz if spk in prosody.speakers else None
+            bt, bst, _ = _bins(prosody, spk)
+            rel = _mean(bst, bt, a, b)
+            return None if median is None or rel is None else 12 * np.log2(median / REF_HZ) + rel
+
+        pace_mirror = _toward([_pace(alignment, speaker, a, b) for a, b in thirds],
+                              [_pace(alignment, other, a, b) for a, b in thirds])
+        pitch_mirror = _toward([pitch(speaker, a, b) for a, b in thirds], [pitch(other, a, b) for a, b in thirds])
+
+    # first and last third of their words: arousal (pitch, loudness) and sentiment
+    c = cues.speakers.get(speaker)
+    n = len(words) // 3
+    pitch_change = loud_change = None
+    if n:
+        early, late = (words[0].start, words[n - 1].end), (words[-n].start, words[-1].end + 1e-3)
+        pitch_change = _diff(_mean(st, t, *late), _mean(st, t, *early))
+        loud_change = _diff(_mean(db, t, *late), _mean(db, t, *early))
+    sentiment_change = _diff(c.sentiment_end, c.sentiment_start) if c else None
+    arousal = [x / unit for x, unit in ((pitch_change, config.deescalation_pitch_st),
+                                        (loud_change, config.deescalation_loudness_db)) if x is not None]
+    index = (None if sentiment_change is None
+             else sentiment_change / config.deescalation_sentiment - (float(np.mean(arousal)) if arousal else 0.0))
+    return SpeakerTrends(
+        pace_vs_baseline=_ratio(rest.get("pace"), base.get("pace")),
+        pitch_variability_vs_baseline=_ratio(rest.get("std"), base.get("std")),
+        loudness_vs_baseline_db=_diff(rest.get("db"), base.get("db")),
+        pace_mirroring_wpm=pace_mirror,
+        pitch_mirroring_st=pitch_mirror,
+        pitch_change_st=pitch_change,
+        loudness_change_db=loud_change,
+        sentiment_change=sentiment_change,
+        deescalation_index=index,
+        de_escalated=None if index is None else bool(index >= config.deescalation_min_index and sentiment_change >= 0),
+    )
+
+
+# ---------------------------------------------------------------- scores
+
+
+def _per_min(count: float | None, seconds: float) -> float | None:
+    return None if count is None or seconds <= 0 else 60 * count / seconds
+
+
+def measures(d: SpeakerDynamics, p: SpeakerProsody, c: SpeakerCues, tr: SpeakerTrends,
+             other_talk_s: float) -> dict[str, dict[str, float | None]]:
+    """The value of every component of the three scores (names as in ``ScoringConfig``); None: no evidence.
+
+    Phrase rates are per minute of the speaker's own talk; interruptions and backchannels per minute
+    of the other parties' talk.
+    """
+    talk = d.talk_time_s
+    empathy = _per_min(c.empathy_phrases + c.apologies, talk)
+    return {
+        "tone": {
+            "pace_wpm": d.words_per_minute if d.words else None,
+            "pitch_variability_st": p.pitch_std_st,
+            "loudness_steadiness_db": p.loudness_db_std,
+            "positive_per_min": _per_min(c.positive_phrases, talk),
+            "negative_per_min": _per_min(c.negative_phrases, talk),
+            "empathy_per_min": empathy,
+            "sentiment": c.sentiment_mean,
+            "pace_vs_baseline": tr.pace_vs_baseline,
+            "pitch_variability_vs_baseline": tr.pitch_variability_vs_baseline,
+            "loudness_vs_baseline_db": tr.loudness_vs_baseline_db,
+        },
+        "patience": {
+            "interruptions_per_min": _per_min(d.interruptions_made, other_talk_s),
+            "response_latency_s": d.response_latency_median_s,
+            "quick_reply_share": d.quick_replies / d.replies_counted if d.replies_counted else None,
+            "articulation_rate_sps": d.articulation_rate_sps,
+        },
+        "active_listening": {
+            "backchannels_per_min": _per_min(d.backchannels, other_talk_s),
+            "open_question_share": c.open_questions / c.questions if c.questions else None,
+            "acknowledgements_per_min": _per_min(c.acknowledgements + c.paraphrases, talk),
+            "empathy_per_min": empathy,
+            "positive_closing": float(c.closings > 0) if d.words else None,
+            "pace_mirroring_wpm": tr.pace_mirroring_wpm,
+            "pitch_mirroring_st": tr.pitch_mirroring_st,
+        },
+    }
+
+
+def rating(value: float, points: Sequence[tuple[float, float]]) -> float:
+    """``value`` on its reference range: linear between the ``points`` (x increasing), flat beyond."""
+    xs, ys = zip(*points, strict=True)
+    return float(np.interp(value, xs, ys))
+
+
+def combine(values: dict[str, float | None], components: dict[str, ComponentConfig]) -> Score:
+    """A score from component values: weights renormalized over those with a value (see module docstring)."""
+    total = sum(cfg.weight for name, cfg in components.items() if values[name] is not None)
+    out = {}
+    for name, cfg in components.items():
+        value = values[name]
+        rated = None if value is None else rating(value, cfg.points)
+        weight = cfg.weight / total if rated is not None and total > 0 else 0.0
+        out[name] = Component(value, rated, weight, 100 * weight * rated if weight else 0.0)
+    return Score(sum(c.contribution for c in out.values()) if total > 0 else None, out)
+
+
+def check_config(config: ScoringConfig) -> None:
+    """Raise ``ConfigError`` for a negative weight or reference points that are not increasing 0-1 pairs."""
+    for score in SCORES:
+        for f in dataclasses.fields(getattr(config, score)):
+            cfg = getattr(getattr(config, score), f.name)
+            xs = [p[0] for p in cfg.points]
+            if (cfg.weight < 0 or not cfg.points or any(len(p) != 2 or not 0 <= p[1] <= 1 for p in cfg.points)
+                    or any(b <= a for a, b in pairwise(xs))):
+                raise ConfigError(f"scoring.{score}.{f.name}: need weight >= 0 and points [[value, 0-1], ...] "
+                                  f"with increasing values, got {cfg.weight}, {cfg.points}")
+
+
+def analyze(alignment: Alignment, dynamics: CallDynamics, prosody: CallProsody, cues: CallCues,
+            duration_s: float, config: ScoringConfig
+            ) -> tuple[dict[str, SpeakerTrends], dict[str, dict[str, Score]]]:
+    """Trends and the three scores of every speaker of ``dynamics``. Raises ``ConfigError`` (``check_config``)."""
+    check_config(config)
+    trend, scores = {}, {}
+    no_voice = SpeakerProsody(None, None, None, None, None, 0.0)
+    for spk, d in dynamics.speakers.items():
+        trend[spk] = trends(alignment, prosody, cues, spk, duration_s, config)
+        other = sum(x.talk_time_s for s, x in dynamics.speakers.items() if s != spk)
+        values = measures(d, prosody.speakers.get(spk, no_voice), cues.speakers[spk], trend[spk], other)
+        scores[spk] = {name: combine(values[name], {f.name: getattr(getattr(config, name), f.name)
+                                                    for f in dataclasses.fields(getattr(config, name))})
+                       for name in SCORES}
+    return trend, scores

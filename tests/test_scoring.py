@@ -1,0 +1,217 @@
+"""Roles, language cues, sentiment and scores: exact answers on hand-made text and figures, and the
+scripted good-agent / poor-agent calls (stereo, swapped stereo, mono) through the whole pipeline."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import cues, roles, scoring, store
+from pipeline.config import ComponentConfig, Config, CuesConfig, config_from_dict, with_overrides
+from pipeline.errors import ConfigError
+from pipeline.metadata import CallMetadata, load_metadata, metadata_from_dict
+from pipeline.types import Alignment, AttributedWord, SpeakerSegment
+
+from . import scripted_calls
+from .conftest import PYANNOTE_SAMPLE, SAMPLES
+
+PAIRS = [("good_stereo", "poor_stereo"), ("good_mono", "poor_mono"),
+         ("good_stereo_swapped", "poor_stereo_swapped")]
+SCORES = ("tone", "patience", "active_listening")
+
+
+@pytest.fixture(scope="session")
+def scripted_result(tmp_path_factory, analyzed):
+    """The analysis of a scripted call, rendered and analyzed once per session."""
+    out = tmp_path_factory.mktemp("scripted")
+    paths = {}
+
+    def run(name):
+        paths.setdefault(name, scripted_calls.write(name, out))
+        return analyzed(paths[name])
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def scripted(scripted_result):
+    """The call.json document of a scripted call, checked against the schema."""
+
+    def run(name):
+        doc = store.call_document(scripted_result(name))
+        store.validate(doc)
+        return doc
+
+    return run
+
+
+def by_role(doc, role):
+    return next(s for s in doc["speakers"] if s["role"] == role)
+
+
+# ---------------------------------------------------------------- language cues
+
+
+def test_phrases_match_on_normalized_words():
+    said = cues.tokens("I\u2019d be GLAD to help! I'm so sorry -- I'm sorry. Mm-hmm.")
+    assert said[:4] == ["i'd", "be", "glad", "to"] and said[-2:] == ["mm", "hmm"]
+    assert cues.count_phrases(said, ["i'd be glad to", "glad to help"]) == 1  # no overlapping matches
+    assert cues.count_phrases(said, CuesConfig().apology) == 2
+    assert cues.count_phrases(cues.tokens("the sorrymaker"), ["sorry"]) == 0  # words, not substrings
+    assert cues.count_phrases(cues.tokens("There is nothing I can do."), CuesConfig().negative) == 1
+
+
+@pytest.mark.parametrize(("text", "asked", "opened"), [
+    ("How can I help you today?", 1, 1),
+    ("What is your account number?", 1, 0),
+    ("Okay. So could you tell me what happened", 1, 1),
+    ("Is there anything else? Thank you for calling.", 1, 0),
+    ("I see. Let me check that for you.", 0, 0),
+])
+def test_questions_open_and_closed(text, asked, opened):
+    assert cues.questions(text, Config().dynamics.question_words, CuesConfig().open_question_starts) == (asked, opened)
+
+
+def test_sentiment_thirds_and_quarters():
+    text = "this is terrible awful service I am angry " + "fine okay then " + "thank you so much great wonderful"
+    words = [AttributedWord("S1", i, i + 0.5, w, 1.0) for i, w in enumerate(text.split())]
+    c = cues.speaker_cues(words, len(words), CuesConfig(), (), [text])
+    assert c.sentiment_start < -0.5 and c.sentiment_end > 0.5
+    assert c.sentiment_q1 < 0 < c.sentiment_q4
+
+
+# ---------------------------------------------------------------- scores from figures
+
+
+def test_components_sum_and_missing_evidence_is_dropped():
+    parts = {"a": ComponentConfig(1.0, ((0, 0), (10, 1))), "b": ComponentConfig(3.0, ((0, 1), (1, 0))),
+             "c": ComponentConfig(2.0, ((0, 0), (1, 1)))}
+    score = scoring.combine({"a": 5.0, "b": 0.25, "c": None}, parts)
+    assert score.components["c"].weight == 0 and score.components["c"].contribution == 0
+    assert score.components["a"].weight == pytest.approx(0.25) and score.components["b"].weight == pytest.approx(0.75)
+    assert score.value == pytest.approx(100 * (0.25 * 0.5 + 0.75 * 0.75))
+    assert score.value == pytest.approx(sum(c.contribution for c in score.components.values()))
+    assert scoring.combine({"a": None, "b": None, "c": None}, parts).value is None
+
+
+@pytest.mark.parametrize("points", [((1, 0), (1, 1)), ((0, 0), (1, 2)), ()])
+def test_bad_reference_points_raise(points):
+    bad = dataclasses.replace(Config().scoring.tone, pace_wpm=ComponentConfig(1.0, points))
+    with pytest.raises(ConfigError, match=r"scoring\.tone\.pace_wpm: need weight >= 0"):
+        scoring.check_config(dataclasses.replace(Config().scoring, tone=bad))
+
+
+def test_roles_from_words_and_channel_maps():
+    said = [("S1", 0.0, "thank you for calling northwind how can I help you"),
+            ("S2", 3.0, "I was charged twice on my bill"), ("S1", 6.0, "let me check your account")]
+    words = tuple(AttributedWord(s, t + i * 0.3, t + i * 0.3 + 0.2, w, 1.0)
+                  for s, t, text in said for i, w in enumerate(text.split()))
+    al = Alignment(tuple(SpeakerSegment(s, t, t + 2.5) for s, t, _ in said), words, ())
+    found = roles.assign(al, cues.analyze(al, 9.0, CuesConfig(), ()), Config().roles)
+    assert (found["S1"].role, found["S2"].role) == ("agent", "customer") and found["S1"].confidence > 0.95
+    stereo = dataclasses.replace(al, channel_of={"S1": 1, "S2": 0})
+    said_cues = cues.analyze(stereo, 9.0, CuesConfig(), ())
+    mapped = roles.assign(stereo, said_cues, Config().roles, {0: "agent", 1: "customer"})
+    assert mapped["S2"].role == "agent" and mapped["S2"].source == "metadata"
+    config = with_overrides(Config(), "roles", channel_roles=["customer"])
+    assert {s: r.role for s, r in roles.assign(stereo, said_cues, config.roles).items()} == {
+        "S1": "unknown", "S2": "customer"}
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def test_metadata_loads_and_rejects_in_one_line(tmp_path):
+    meta = metadata_from_dict({"call_id": "c1", "agent_id": "a7", "channel_roles": {"0": "agent", "1": "customer"}})
+    assert meta == CallMetadata(call_id="c1", agent_id="a7", channel_roles={0: "agent", 1: "customer"})
+    bad = tmp_path / "call.wav.json"
+    for text, match in [("{not json", "cannot read metadata"), ('{"agent": 1}', "unknown key 'agent'"),
+                        ('{"channel_roles": {"0": "boss"}}', "channel_roles entry '0'"), ("[]", "JSON object"),
+                        ('{"queue": 5}', "queue must be text")]:
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=match) as err:
+            load_metadata(bad)
+        assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cli_reads_the_sidecar(tmp_path):
+    audio = tmp_path / "billing.flac"
+    audio.write_bytes((SAMPLES / "billing_stereo.flac").read_bytes())
+    sidecar = tmp_path / "billing.flac.json"
+    sidecar.write_text('{"call_id": "c42", "channel_roles": {"0": "customer"}')
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "analyze", audio, "--out", tmp_path / "out"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and str(sidecar) in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    sidecar.write_text('{"call_id": "c42", "channel_roles": {"0": "customer", "1": "agent"}}')
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "analyze", audio, "--out", tmp_path / "out"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "out" / "c42" / "call.json").read_text())
+    assert [(s["channel"], s["role"], s["role_source"]) for s in doc["speakers"]] == [
+        (0, "customer", "metadata"), (1, "agent", "metadata")]
+
+
+# ---------------------------------------------------------------- scripted calls, end to end
+
+
+@pytest.mark.parametrize(("good", "poor"), PAIRS)
+def test_good_agent_scores_20_points_above_the_poor_one(scripted, good, poor):
+    for score in SCORES:
+        high = by_role(scripted(good), "agent")["scores"][score]["value"]
+        low = by_role(scripted(poor), "agent")["scores"][score]["value"]
+        assert high - low >= 20, (score, high, low)
+
+
+@pytest.mark.parametrize("name", list(scripted_calls.CALLS))
+def test_roles_right_and_scores_explained(scripted, name):
+    doc = scripted(name)
+    _, agent_channel = scripted_calls.CALLS[name]
+    agent, customer = by_role(doc, "agent"), by_role(doc, "customer")
+    assert len(doc["speakers"]) == 2 and agent["role_confidence"] >= Config().roles.min_confidence
+    if agent_channel is None:  # mono: the agent opens the call
+        assert agent["id"] == min(doc["segments"], key=lambda s: s["start"])["speaker"]
+    else:
+        assert (agent["channel"], customer["channel"]) == (agent_channel, 1 - agent_channel)
+    for speaker in doc["speakers"]:
+        for score in speaker["scores"].values():
+            parts = score["components"].values()
+            assert 0 <= score["value"] <= 100
+            assert sum(c["contribution"] for c in parts) == pytest.approx(score["value"], abs=1e-6)
+            assert sum(c["weight"] for c in parts) == pytest.approx(1, abs=0.005)
+            assert all(c["weight"] == 0 for c in parts if c["value"] is None)
+    if doc["diarization"]["method"] == "embedding":  # overlaps unobservable: dropped, not zero
+        assert agent["scores"]["patience"]["components"]["interruptions_per_min"]["weight"] == 0
+    assert all(-1 <= t["sentiment"] <= 1 for t in doc["turns"])
+    assert {f"sentiment_q{q}" for q in range(1, 5)} <= set(agent["metrics"])
+
+
+@pytest.mark.parametrize("name", ["good_stereo", "good_mono", "poor_stereo", "poor_mono"])
+def test_customer_de_escalation(scripted, name):
+    customer = by_role(scripted(name), "customer")
+    assert customer["de_escalated"] is name.startswith("good")
+
+
+def test_changing_a_weight_moves_the_score_as_documented(scripted_result):
+    result = scripted_result("poor_stereo")
+    agent = next(s for s, r in result.assessment.roles.items() if r.role == "agent")
+    before = result.assessment.scores[agent]["patience"]
+    weights = Config().scoring.patience
+    used = sum(getattr(weights, k).weight for k, c in before.components.items() if c.value is not None)
+    delta = 1.5
+    changed = config_from_dict({"scoring": {"patience": {"response_latency_s": {
+        "weight": weights.response_latency_s.weight + delta}}}})
+    _, after = scoring.analyze(result.alignment, result.dynamics, result.prosody, result.assessment.cues,
+                               result.audio.duration_s, changed.scoring)
+    rating = before.components["response_latency_s"].rating
+    expected = delta * (100 * rating - before.value) / (used + delta)  # docs/metrics.md, "Scores"
+    assert after[agent]["patience"].value - before.value == pytest.approx(expected)
+    assert abs(expected) > 1
+
+
+def test_real_call_without_an_agent_has_no_confident_roles(analyzed):
+    result = analyzed(PYANNOTE_SAMPLE / "sample.wav")
+    found = result.assessment.roles
+    assert len(found) == 2
+    assert all(r.role == "unknown" or r.confidence < Config().roles.min_confidence for r in found.values())
