@@ -131,6 +131,19 @@ class ProsodyConfig:
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    """The nightly run over an archive and analysts' exports; nothing here changes a call's results."""
+
+    audio_extensions: tuple[str, ...] = (
+        ".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".wma", ".amr", ".au", ".aiff", ".caf", ".webm",
+    )
+    partial_suffixes: tuple[str, ...] = (".part", ".tmp", ".partial", ".crdownload", ".filepart", ".download")
+    settle_s: float = 2.0
+    excerpt_chars: int = 200
+    redact_min_digits: int = 6
+
+
+@dataclass(frozen=True)
 class Config:
     """Every tunable of one analysis."""
 
@@ -141,6 +154,7 @@ class Config:
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     prosody: ProsodyConfig = field(default_factory=ProsodyConfig)
     acoustics: AcousticsConfig = field(default_factory=AcousticsConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
 
 
 def _check_value(name: str, hint: Any, value: Any) -> Any:
