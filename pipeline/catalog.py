@@ -75,7 +75,7 @@ def ingest_call(con: duckdb.DuckDBPyConnection, call_dir: Path) -> None:
     doc = json.loads(doc_path.read_text(encoding="utf-8"))
     meta = doc.get("metadata", {})
     cid = doc["call_id"]
-    transcript = "\n".join(f"{t['speaker']}: {t['text']}" for t in doc["turns"])
+    transcript = "\n".join(t["text"] for t in doc["turns"])
     metrics = _metric_rows(cid, None, "call", doc["call_metrics"])
     for s in doc["speakers"]:
         metrics += _metric_rows(cid, s["id"], "metric", s["metrics"])

@@ -41,6 +41,7 @@ class AsrConfig:
     language: str | None = "en"
     vad_filter: bool = True
     condition_on_previous_text: bool = False
+    temperatures: tuple[float, ...] = (0.0,)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ DEFINITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "speaker": ("speaker id, S1..Sn in order of first speech", ()),
     "role": ("agent, customer or unknown (stereo channel roles from the metadata)", ()),
     "channel": ("audio channel of the speaker (empty: the mix)", ()),
-    "excerpt": ("start of the transcript, 'speaker: text' per turn", ("archive.excerpt_chars",
+    "excerpt": ("start of the transcript, turns joined by ' / '", ("archive.excerpt_chars",
                                                                    "archive.redact_min_digits")),
     "calls": ("calls with a speaker of role agent for this agent", ()),
     "hours": ("audio hours of those calls", ()),
