@@ -28,7 +28,8 @@ def test_every_default_key_has_a_comment():
     ("data", "match"),
     [
         ({"vad": {"treshold": 0.4}}, r"unknown key 'treshold' in vad \(valid: threshold,"),
-        ({"colour": 1}, r"unknown key 'colour' \(valid: vad, asr, diarization, align, dynamics, prosody, acoustics, archive\)"),
+        ({"colour": 1},
+         r"unknown key 'colour' \(valid: vad, asr, diarization, align, dynamics, prosody, acoustics, archive\)"),
         ({"diarization": {"method": "magic"}}, "diarization.method: 'magic' is not one of"),
         ({"asr": {"beam_size": "five"}}, "asr.beam_size: expected int"),
         ({"asr": {"beam_size": True}}, "asr.beam_size: expected int"),
