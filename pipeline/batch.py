@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pipeline import __version__, archive, catalog
 from pipeline.audio import file_sha256
 from pipeline.config import Config, with_overrides
-from pipeline.errors import AudioError, BusyError, CallscopeError, ModelError, StageError
+from pipeline.errors import AudioError, BusyError, CallscopeError, ConfigError, ModelError, StageError
 
 LOCK = ".callscope.lock"
 Status = Literal["analyzed", "skipped", "failed"]
@@ -186,9 +186,10 @@ def _analyze_all(todo: list[archive.CallFile], config: Config, out_dir: Path, fp
                 call = futures[future]
                 try:
                     yield future.result()
-                except BrokenProcessPool:
-                    yield CallOutcome(call.call_id, str(call.path), "failed", stage="worker",
-                                      cause="the worker process died (out of memory?)")
+                except Exception as exc:  # a crashed worker or a bug: this call fails, the run goes on
+                    cause = ("the worker process died (out of memory?)" if isinstance(exc, BrokenProcessPool)
+                             else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                    yield CallOutcome(call.call_id, str(call.path), "failed", stage="worker", cause=cause)
         finally:
             for future in futures:
                 future.cancel()
@@ -203,6 +204,8 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
     Raises ``BusyError`` when another run holds ``out_dir`` and ``ConfigError`` for a bad archive.
     """
     archive_dir, out_dir = Path(archive_dir), Path(out_dir)
+    if not archive_dir.is_dir():
+        raise ConfigError(f"{archive_dir}: archive is not a directory")
     t0 = time.perf_counter()
     threads = threads_per_worker(workers)
     if config.asr.cpu_threads == 0:

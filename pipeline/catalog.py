@@ -10,6 +10,7 @@ files alone.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 import duckdb
 
 from pipeline.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 CATALOG = "_catalog.duckdb"
 RUNS = "_runs"
@@ -168,7 +171,11 @@ def reconcile(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
     for call_id, path in dirs.items():
         st = (path / "call.json").stat()
         if rows.get(call_id) != (st.st_mtime_ns, st.st_size):
-            ingest_call(con, path)
+            try:
+                ingest_call(con, path)
+            except (ValueError, KeyError, TypeError) as exc:  # damaged by hand: uncatalogued, so analyzed again
+                log.warning("%s: call.json unreadable (%s); left out of the catalog", path, exc)
+                forget_call(con, call_id)
     for call_id in sorted(set(rows) - set(dirs)):
         forget_call(con, call_id)
     known = dict(con.execute("SELECT run_id, status FROM runs").fetchall())

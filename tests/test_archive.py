@@ -169,3 +169,19 @@ def test_formula_like_text_is_quoted(text, want):
 def test_numbers_are_written_stably():
     assert [number(v) for v in (None, 3, 3.0, 0.1 + 0.2, -0.0, -2.5, 1 / 3, 1e-7)] == [
         "", "3", "3", "0.3", "0", "-2.5", "0.3333", "0"]
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["run", "{tmp}/nope", "--out", "{tmp}/out"], "archive is not a directory"),
+        (["run", "{tmp}", "--out", "{tmp}/out", "--since", "last week"], "is not a date"),
+        (["export", "--db", "{tmp}", "--level", "call", "--out", "{tmp}/x.csv"], "no catalog here"),
+        (["export", "--db", "{tmp}", "--level", "team", "--out", "{tmp}/x.csv"], "'team' is not one of"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, args, match):
+    from .test_cli import callscope
+
+    proc = callscope(*(a.format(tmp=tmp_path) for a in args))
+    assert proc.returncode == 2 and match in proc.stderr and "Traceback" not in proc.stderr
