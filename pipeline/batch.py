@@ -30,6 +30,7 @@ from pipeline.config import Config, with_overrides
 from pipeline.errors import AudioError, BusyError, CallscopeError, ConfigError, ModelError, StageError
 
 LOCK = ".callscope.lock"
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 Status = Literal["analyzed", "skipped", "failed"]
 
 
@@ -143,11 +144,24 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+@contextmanager
+def _thread_caps(threads: int) -> Iterator[None]:
+    """Thread caps in the environment that spawned workers inherit (BLAS and OpenMP read them at import)."""
+    saved = {var: os.environ.get(var) for var in THREAD_VARS}
+    os.environ.update(dict.fromkeys(THREAD_VARS, str(threads)))
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
 def init_worker(config: Config, threads: int, parent_pid: int) -> None:
     """Worker set-up: threads capped, the ASR model loaded once (other models load on first use)."""
     _die_with_parent(parent_pid)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
     import torch
 
     torch.set_num_threads(threads)
@@ -180,7 +194,8 @@ def _analyze_all(todo: list[archive.CallFile], config: Config, out_dir: Path, fp
 
     with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=init_worker,
                              initargs=(config, threads, os.getpid())) as pool:
-        futures = {pool.submit(analyze_one, call, config, out_dir, fprint): call for call in todo}
+        with _thread_caps(threads):  # the workers start as the calls are submitted
+            futures = {pool.submit(analyze_one, call, config, out_dir, fprint): call for call in todo}
         try:
             for future in as_completed(futures):
                 call = futures[future]
