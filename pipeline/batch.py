@@ -246,13 +246,13 @@ def _run(con, archive_dir: Path, out_dir: Path, config: Config, workers: int, th
         "fingerprint": fprint, "settings": settings_doc, "since": since and since.isoformat(),
         "found": len(found.calls) + len(found.rejected), "analyzed": 0, "skipped": 0, "failed": 0,
         "audio_s": 0.0, "seconds": 0.0, "errors": [], "left": [f"{p}: {why}" for p, why in found.left]}
-    keys: dict[str, tuple[str | None, str, str]] = {}
+    keys: dict[str, tuple[str, str, str]] = {}  # file -> (sha256, fingerprint, metadata_sha256)
 
     def record(outcome: CallOutcome) -> None:
         run[outcome.status] += 1
         run["audio_s"] = round(run["audio_s"] + outcome.audio_s, 3)
         if outcome.status == "failed":
-            sha, _, msha = keys.get(outcome.call_id, (None, fprint, None))
+            sha, _, msha = keys.get(outcome.file, (None, fprint, None))
             run["errors"].append({"call_id": outcome.call_id, "file": outcome.file, "stage": outcome.stage,
                                   "cause": outcome.cause, "sha256": sha, "fingerprint": fprint,
                                   "metadata_sha256": msha})
@@ -269,7 +269,7 @@ def _run(con, archive_dir: Path, out_dir: Path, config: Config, workers: int, th
         record(CallOutcome(bad.call_id, str(bad.path), "failed", stage=bad.stage, cause=bad.cause))
     for call in found.calls:
         try:
-            keys[call.call_id] = key = (file_sha256(call.path), fprint, metadata_sha256(call))
+            keys[str(call.path)] = key = (file_sha256(call.path), fprint, metadata_sha256(call))
         except OSError as exc:
             record(CallOutcome(call.call_id, str(call.path), "failed", stage="read", cause=str(exc)))
             continue
