@@ -66,5 +66,124 @@ def analyze(call_audio: Path, out_dir: Path, config_path: Path | None, diarizati
                f"{result.audio.duration_s:.1f} s audio in {result.timings_s['total']:.1f} s")
 
 
+def _config_or_exit(config_path: Path | None):
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        click.echo(f"callscope: config error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _date(text: str | None, name: str):
+    from pipeline.archive import parse_date
+
+    try:
+        return parse_date(text, name) if text else None
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+class _Progress:
+    """The run hook as a progress bar on stderr: calls done, audio hours, failures, ETA."""
+
+    def __init__(self) -> None:
+        self.bar, self.hours, self.failed = None, 0.0, 0
+
+    def __call__(self, step: str, outcome, completed: int, total: int) -> None:
+        if step == "start" and total:
+            self.bar = click.progressbar(length=total, label="calls", show_eta=True, show_pos=True, file=sys.stderr,
+                                         item_show_func=lambda _: f"{self.hours:.2f} h audio, {self.failed} failed")
+            self.bar.render_progress()
+        elif step == "call" and self.bar is not None:
+            self.hours += outcome.audio_s / 3600
+            self.failed += outcome.status == "failed"
+            log.info("%s: %s in %.1f s", outcome.file, outcome.status, outcome.seconds)
+            self.bar.update(1, outcome)
+            if completed == total:
+                self.bar.render_finish()
+
+
+@main.command()
+@click.argument("archive_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory of results: <call_id>/ per call, the catalog, run summaries.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes; each loads the models once and gets cores / N threads.")
+@click.option("--since", help="Only calls started (sidecar date, else file time) on or after DATE (YYYY-MM-DD).")
+def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int, since: str | None) -> None:
+    """Analyze every new or changed call of ARCHIVE_DIR into OUT (the nightly run).
+
+    Exit codes: 0 all calls done, 1 some calls failed (listed), 2 usage or configuration error.
+    """
+    from pipeline.batch import run_archive
+
+    config = _config_or_exit(config_path)
+    try:
+        summary = run_archive(archive_dir, out_dir, config, workers=workers, since=_date(since, "--since"),
+                              hook=_Progress())
+    except CallscopeError as exc:  # a bad archive or manifest, or another run on OUT
+        click.echo(f"callscope: {exc}", err=True)
+        sys.exit(2)
+    hours = summary["audio_s"] / 3600
+    rate = hours / (summary["seconds"] / 3600) if summary["seconds"] else 0.0
+    click.echo(f"run {summary['run_id']}: {summary['found']} calls found, {summary['analyzed']} analyzed, "
+               f"{summary['skipped']} unchanged, {summary['failed']} failed; {hours:.3f} h audio in "
+               f"{summary['seconds']:.1f} s ({rate:.1f} audio h/h, {workers} worker(s) x "
+               f"{summary['threads_per_worker']} thread(s))")
+    for e in summary["errors"]:
+        click.echo(f"  failed {e['file']}: {e['stage']}: {e['cause']}")
+    click.echo(f"summary: {out_dir / '_runs' / (summary['run_id'] + '.json')}")
+    sys.exit(1 if summary["failed"] else 0)
+
+
+@main.command()
+@click.option("--db", "db_dir", required=True, type=click.Path(path_type=Path), help="Output directory of runs.")
+@click.option("--level", required=True, type=click.Choice(["call", "speaker", "agent"]))
+@click.option("--format", "fmt", default="csv", show_default=True, type=click.Choice(["csv", "parquet"]))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Report file.")
+@click.option("--from", "date_from", help="First day (YYYY-MM-DD) of the calls' start.")
+@click.option("--to", "date_to", help="Last day (YYYY-MM-DD), inclusive.")
+@click.option("--agent", help="Only this agent's calls.")
+@click.option("--redact", is_flag=True, help="Mask card, account and phone-like digit runs in transcript text.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration (archive.*).")
+def export(db_dir: Path, level: str, fmt: str, out: Path, date_from: str | None, date_to: str | None,
+           agent: str | None, redact: bool, config_path: Path | None) -> None:
+    """Write an analysts' report (CSV or Parquet) and its data dictionary (OUT.dictionary.md)."""
+    from pipeline.export import export as write_export
+
+    config = _config_or_exit(config_path)
+    try:
+        table, dictionary = write_export(db_dir, level, fmt, out, date_from=_date(date_from, "--from"),
+                                         date_to=_date(date_to, "--to"), agent=agent, redact_digits=redact,
+                                         config=config.archive)
+    except CallscopeError as exc:
+        click.echo(f"callscope: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"{out}: {len(table.rows)} rows, {len(table.columns)} columns; dictionary {dictionary}")
+
+
+@main.group()
+def catalog() -> None:
+    """The DuckDB catalog of an output directory."""
+
+
+@catalog.command()
+@click.option("--db", "db_dir", required=True, type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Output directory of runs.")
+def rebuild(db_dir: Path) -> None:
+    """Make the catalog again from the per-call files and run summaries."""
+    from pipeline import catalog as store
+    from pipeline.batch import run_lock
+
+    try:
+        with run_lock(db_dir):
+            store.rebuild(db_dir)
+    except CallscopeError as exc:
+        click.echo(f"callscope: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"{db_dir / store.CATALOG}: rebuilt")
+
+
 if __name__ == "__main__":
     main()

@@ -41,6 +41,7 @@ class AsrConfig:
     language: str | None = "en"
     vad_filter: bool = True
     condition_on_previous_text: bool = False
+    temperatures: tuple[float, ...] = (0.0,)
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,19 @@ class ScoringConfig:
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    """The nightly run over an archive and analysts' exports; nothing here changes a call's results."""
+
+    audio_extensions: tuple[str, ...] = (
+        ".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".wma", ".amr", ".au", ".aiff", ".caf", ".webm",
+    )
+    partial_suffixes: tuple[str, ...] = (".part", ".tmp", ".partial", ".crdownload", ".filepart", ".download")
+    settle_s: float = 2.0
+    excerpt_chars: int = 200
+    redact_min_digits: int = 6
+
+
+@dataclass(frozen=True)
 class Config:
     """Every tunable of one analysis."""
 
@@ -274,6 +288,7 @@ class Config:
     roles: RolesConfig = field(default_factory=RolesConfig)
     cues: CuesConfig = field(default_factory=CuesConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
 
 
 def _check_value(name: str, hint: Any, value: Any) -> Any:

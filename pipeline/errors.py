@@ -34,3 +34,11 @@ class StageError(CallscopeError):
         self.stage = stage
         self.cause = cause
         super().__init__(f"{call_id}: stage {stage} failed: {cause}")
+
+
+class MetadataError(CallscopeError):
+    """A call's sidecar or manifest row is invalid; the message names the file and the field."""
+
+
+class BusyError(CallscopeError):
+    """Another run holds the output directory."""

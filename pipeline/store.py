@@ -184,14 +184,15 @@ def transcript_text(document: dict[str, Any]) -> str:
     )
 
 
-def write_call(result: CallResult, out_dir: str | Path) -> Path:
-    """Write ``out_dir/<call_id>/`` whole or not at all; an older result is replaced.
+def write_call(result: CallResult, out_dir: str | Path, document: dict[str, Any] | None = None) -> Path:
+    """Write ``out_dir/<call_id>/`` whole or not at all; an older result is replaced. ``document``:
+    the call.json to write where the caller has added to ``call_document(result)``.
 
     The files go to a hidden temporary directory beside the target, which is then renamed, so a
     reader (or a rerun) never sees a partial result. Raises ``StageError`` (stage ``write``) when
     the disk refuses.
     """
-    document = call_document(result)
+    document = document or call_document(result)
     validate(document)
     try:
         return _write_dir(result, document, Path(out_dir))

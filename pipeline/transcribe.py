@@ -72,6 +72,7 @@ def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: i
         word_timestamps=True,
         vad_filter=config.vad_filter,
         condition_on_previous_text=config.condition_on_previous_text,
+        temperature=list(config.temperatures),
     )
     duration = samples.shape[-1] / 16000
     return [

@@ -1,0 +1,211 @@
+"""Find the calls of an archive and their metadata: per-call sidecars and a ``calls.csv`` manifest.
+
+Audio is recognised by extension or by its first bytes; hidden files, partial copies (``.part``,
+``.tmp``, ...) and files still growing are left for the next run. Metadata comes from
+``ARCHIVE/calls.csv`` (a ``file`` column, relative to the archive, then any metadata field) and from
+``<audio>.json`` beside a recording, whose fields win. Each call either has valid metadata or is
+rejected with a one-line cause.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import ArchiveConfig
+from pipeline.errors import ConfigError, MetadataError
+
+MANIFEST = "calls.csv"
+FIELDS = ("call_id", "agent_id", "started_at", "queue", "direction", "channel_roles")
+DIRECTIONS = ("inbound", "outbound")
+ROLES = ("agent", "customer", "unknown")
+CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# (offset, bytes) of the containers the decoders read
+MAGIC = ((0, b"RIFF"), (0, b"RF64"), (0, b"fLaC"), (0, b"OggS"), (0, b"ID3"), (0, b"FORM"), (0, b"caff"),
+         (0, b".snd"), (0, b"#!AMR"), (0, b"\x1a\x45\xdf\xa3"), (0, b"\x30\x26\xb2\x75"), (4, b"ftyp"))
+
+
+@dataclass(frozen=True)
+class CallFile:
+    """A recording to analyze with its validated metadata (every field of ``FIELDS`` but the call id,
+    None where unknown) and the file's modification time (ISO 8601, UTC)."""
+
+    path: Path
+    call_id: str
+    metadata: dict[str, Any]
+    file_time: str
+
+    @property
+    def started_at(self) -> str:
+        """When the call started: the metadata's time, else the file's."""
+        return self.metadata["started_at"] or self.file_time
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A recording that cannot be analyzed as it stands, with a one-line cause."""
+
+    path: Path
+    call_id: str
+    stage: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class Archive:
+    """What a scan found: calls in path order, rejected calls, and files left for a later run."""
+
+    calls: tuple[CallFile, ...]
+    rejected: tuple[Rejected, ...]
+    left: tuple[tuple[Path, str], ...]
+
+
+def is_audio(path: Path, config: ArchiveConfig) -> bool:
+    """By extension, else by the file's first bytes."""
+    if path.suffix.lower() in config.audio_extensions:
+        return True
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return False
+    return any(head[at : at + len(magic)] == magic for at, magic in MAGIC)
+
+
+def parse_date(text: str, name: str = "date") -> date:
+    """``YYYY-MM-DD`` (or a full ISO time) as a date; ``ConfigError`` otherwise."""
+    try:
+        return datetime.fromisoformat(text).date()
+    except ValueError:
+        raise ConfigError(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def validate_metadata(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check and normalise metadata fields; ``MetadataError`` naming ``where`` and the field."""
+    unknown = sorted(set(raw) - set(FIELDS))
+    if unknown:
+        raise MetadataError(f"{where}: unknown field {', '.join(map(repr, unknown))} (valid: {', '.join(FIELDS)})")
+    out: dict[str, Any] = dict.fromkeys(FIELDS)
+    for key, value in raw.items():
+        if value is None or value == "":
+            continue
+        if key == "channel_roles":
+            roles = value.split(";") if isinstance(value, str) else value
+            if not isinstance(roles, list) or not 1 <= len(roles) <= 2 or any(r not in ROLES for r in roles):
+                raise MetadataError(f"{where}: channel_roles {value!r} is not a list of 1-2 of {', '.join(ROLES)}")
+            out[key] = list(roles)
+            continue
+        if not isinstance(value, str):
+            raise MetadataError(f"{where}: {key} {value!r} is not a string")
+        if key == "call_id" and not CALL_ID.fullmatch(value):
+            raise MetadataError(f"{where}: call_id {value!r} must be letters, digits, '.', '_' or '-', "
+                                "starting with a letter or digit")
+        if key == "direction" and value not in DIRECTIONS:
+            raise MetadataError(f"{where}: direction {value!r} is not one of {', '.join(DIRECTIONS)}")
+        if key == "started_at":
+            try:
+                value = datetime.fromisoformat(value).isoformat()
+            except ValueError:
+                raise MetadataError(f"{where}: started_at {value!r} is not an ISO 8601 time") from None
+        out[key] = value
+    return out
+
+
+def read_manifest(archive: Path) -> dict[Path, dict[str, str]]:
+    """Rows of ``ARCHIVE/calls.csv`` by resolved file path; ``ConfigError`` when its header is wrong."""
+    path = archive / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            bad = sorted(set(header) - {"file", *FIELDS})
+            if "file" not in header or bad:
+                raise ConfigError(f"{path}: columns must be 'file' and any of {', '.join(FIELDS)}"
+                                  + (f"; unknown {', '.join(map(repr, bad))}" if bad else ""))
+            return {(archive / row["file"]).resolve(): {k: v for k, v in row.items() if k != "file"}
+                    for row in reader}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{path}: cannot read the manifest ({exc})") from None
+
+
+def _metadata(path: Path, row: dict[str, str] | None) -> dict[str, Any]:
+    raw: dict[str, Any] = dict(row or {})
+    sidecar = path.with_name(path.name + ".json")
+    if sidecar.is_file():
+        try:
+            doc = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MetadataError(f"{sidecar}: not readable JSON ({str(exc).splitlines()[0]})") from None
+        if not isinstance(doc, dict):
+            raise MetadataError(f"{sidecar}: expected a JSON object")
+        raw |= doc
+    return validate_metadata(raw, str(sidecar if sidecar.is_file() else path))
+
+
+def _candidates(archive: Path, config: ArchiveConfig) -> tuple[list[Path], list[tuple[Path, str]]]:
+    found, left = [], []
+    for root, dirs, files in os.walk(archive):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if name.startswith("."):
+                left.append((path, "hidden"))
+            elif name.lower().endswith(config.partial_suffixes):
+                left.append((path, "partial"))
+            elif is_audio(path, config):
+                found.append(path)
+    return found, left
+
+
+def _settled(paths: list[Path], settle_s: float) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files modified within ``settle_s`` are looked at again after it: still changing, they are left."""
+    def state(path: Path) -> tuple[int, int]:
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+
+    now = time.time()
+    first = {p: state(p) for p in paths}
+    recent = [p for p, (_, mtime_ns) in first.items() if now - mtime_ns / 1e9 < settle_s]
+    if recent:
+        time.sleep(max(0.0, settle_s - min(now - first[p][1] / 1e9 for p in recent)))
+    growing = {p for p in recent if state(p) != first[p]}
+    return [p for p in paths if p not in growing], [(p, "still being written") for p in sorted(growing)]
+
+
+def scan(archive: str | Path, config: ArchiveConfig, since: date | None = None) -> Archive:
+    """Every call of ``archive`` (recursively) from ``since`` on (by its start time, else the file's)."""
+    archive = Path(archive)
+    if not archive.is_dir():
+        raise ConfigError(f"{archive}: archive is not a directory")
+    manifest = read_manifest(archive)
+    paths, left = _candidates(archive, config)
+    paths, growing = _settled(paths, config.settle_s)
+    calls: list[CallFile] = []
+    rejected: list[Rejected] = []
+    owner: dict[str, Path] = {}
+    for path in paths:
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(microsecond=0)
+        try:
+            metadata = _metadata(path, manifest.get(path.resolve()))
+            call_id = metadata.pop("call_id") or path.stem
+            if not CALL_ID.fullmatch(call_id):
+                raise MetadataError(f"{path}: the file name is not a valid call id; give call_id in a sidecar")
+            if call_id in owner:
+                raise MetadataError(f"{path}: call_id {call_id!r} is already used by {owner[call_id]}")
+        except MetadataError as exc:
+            rejected.append(Rejected(path, path.stem, "metadata", str(exc)))
+            continue
+        owner[call_id] = path
+        call = CallFile(path, call_id, metadata, mtime.isoformat())
+        if since is None or datetime.fromisoformat(call.started_at).date() >= since:
+            calls.append(call)
+    return Archive(tuple(calls), tuple(rejected), tuple(left + growing))

@@ -1,0 +1,187 @@
+"""Archive discovery and metadata, the run fingerprint and lock, export cell rules: no models needed."""
+
+import json
+import threading
+import time
+from datetime import date
+
+import pytest
+import soundfile as sf
+
+from pipeline import batch
+from pipeline.archive import CallFile, scan, validate_metadata
+from pipeline.config import ArchiveConfig, Config, with_overrides
+from pipeline.errors import BusyError, ConfigError, MetadataError
+from pipeline.export import number, redact, safe_text
+
+from .conftest import tone
+
+FAST = ArchiveConfig(settle_s=0.3)
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        ({"agent": "A1"}, r"unknown field 'agent' \(valid: call_id, agent_id,"),
+        ({"direction": "sideways"}, r"direction 'sideways' is not one of inbound, outbound"),
+        ({"started_at": "yesterday"}, r"started_at 'yesterday' is not an ISO 8601 time"),
+        ({"channel_roles": ["agent", "boss"]}, r"channel_roles .* is not a list of 1-2 of agent, customer"),
+        ({"channel_roles": "agent;customer;agent"}, r"channel_roles"),
+        ({"call_id": "../etc"}, r"call_id '../etc' must be letters"),
+        ({"agent_id": 7}, r"agent_id 7 is not a string"),
+    ],
+)
+def test_bad_metadata_is_named(raw, match):
+    with pytest.raises(MetadataError, match=match):
+        validate_metadata(raw, "x.wav.json")
+
+
+def test_metadata_is_normalised():
+    meta = validate_metadata({"started_at": "2026-11-20T09:00:00Z", "channel_roles": "customer;agent",
+                              "queue": ""}, "row")
+    assert meta == {"call_id": None, "agent_id": None, "started_at": "2026-11-20T09:00:00+00:00",
+                    "queue": None, "direction": None, "channel_roles": ["customer", "agent"]}
+
+
+def wav(path, seconds=0.5):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, tone(300, seconds), 16000, format="WAV")
+    return path
+
+
+def test_scan_finds_audio_by_name_and_content_and_leaves_the_rest(tmp_path):
+    wav(tmp_path / "a" / "one.wav")
+    wav(tmp_path / "a" / "b" / "two")  # no extension: a RIFF header
+    wav(tmp_path / ".three.wav")
+    wav(tmp_path / "four.wav.part")
+    wav(tmp_path / ".hidden_dir" / "five.wav")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "calls.csv").write_text("file,agent_id,queue\na/one.wav,A7,billing\n")
+    (tmp_path / "a" / "b" / "two.json").write_text(json.dumps({"call_id": "c2", "agent_id": "A8"}))
+    found = scan(tmp_path, FAST)
+    assert [(c.call_id, c.metadata["agent_id"], c.metadata["queue"]) for c in found.calls] == [
+        ("one", "A7", "billing"), ("c2", "A8", None)]
+    assert sorted(p.name for p, _ in found.left) == [".three.wav", "four.wav.part"]
+    assert found.rejected == ()
+
+
+def test_sidecar_wins_over_manifest_and_bad_metadata_rejects_only_that_call(tmp_path):
+    wav(tmp_path / "x.wav")
+    wav(tmp_path / "y.wav")
+    wav(tmp_path / "sub" / "x.wav")
+    (tmp_path / "calls.csv").write_text("file,agent_id,direction\nx.wav,A1,inbound\ny.wav,A2,upwards\n")
+    (tmp_path / "x.wav.json").write_text(json.dumps({"agent_id": "A3"}))
+    found = scan(tmp_path, FAST)
+    assert [(c.call_id, c.metadata["agent_id"], c.metadata["direction"]) for c in found.calls] == [
+        ("x", "A3", "inbound")]
+    causes = sorted(r.cause for r in found.rejected)
+    assert "call_id 'x' is already used by" in causes[0]
+    assert "direction 'upwards' is not one of inbound, outbound" in causes[1]
+    (tmp_path / "x.wav.json").write_text("{not json")
+    assert "not readable JSON" in scan(tmp_path, FAST).rejected[0].cause
+
+
+def test_manifest_with_unknown_columns_is_a_config_error(tmp_path):
+    (tmp_path / "calls.csv").write_text("path,agent\nx.wav,A1\n")
+    with pytest.raises(ConfigError, match="columns must be 'file' and any of call_id"):
+        scan(tmp_path, FAST)
+    with pytest.raises(ConfigError, match="archive is not a directory"):
+        scan(tmp_path / "nope", FAST)
+
+
+def test_since_uses_the_start_time_else_the_file_time(tmp_path):
+    wav(tmp_path / "old.wav")
+    wav(tmp_path / "new.wav")
+    wav(tmp_path / "undated.wav")
+    (tmp_path / "old.wav.json").write_text(json.dumps({"started_at": "2020-01-01T10:00:00"}))
+    (tmp_path / "new.wav.json").write_text(json.dumps({"started_at": "2030-01-01T10:00:00"}))
+    assert [c.call_id for c in scan(tmp_path, FAST, since=date(2025, 1, 1)).calls] == ["new", "undated"]
+
+
+def test_a_file_still_growing_is_left_for_the_next_run(tmp_path):
+    path = wav(tmp_path / "growing.wav")
+    stop = threading.Event()
+
+    def append():
+        with path.open("ab") as handle:
+            while not stop.is_set():
+                handle.write(b"\0" * 320)
+                handle.flush()
+                time.sleep(0.02)
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        found = scan(tmp_path, ArchiveConfig(settle_s=0.5))
+    finally:
+        stop.set()
+        writer.join()
+    assert found.calls == () and found.left == ((path, "still being written"),)
+
+
+def test_fingerprint_follows_what_shapes_results_only():
+    base = batch.fingerprint(batch.settings(Config()))
+    assert batch.fingerprint(batch.settings(with_overrides(Config(), "asr", cpu_threads=3))) == base
+    assert batch.fingerprint(batch.settings(with_overrides(Config(), "archive", settle_s=9.0))) == base
+    assert batch.fingerprint(batch.settings(with_overrides(Config(), "dynamics", dead_air_s=3.0))) != base
+    assert batch.fingerprint(batch.settings(with_overrides(Config(), "diarization", encoder="resemblyzer"))) != base
+
+
+def test_channel_roles_name_the_speakers(tmp_path):
+    call = CallFile(tmp_path / "c.wav", "c", {"channel_roles": ["customer", "agent"], "agent_id": "A1"},
+                    "2026-01-01T00:00:00+00:00")
+    doc = {"speakers": [{"id": "S1", "role": "unknown", "channel": 1}, {"id": "S2", "role": "unknown",
+                                                                         "channel": None}]}
+    out = batch.annotate(doc, call, "f" * 16)
+    assert [s["role"] for s in out["speakers"]] == ["agent", "unknown"]
+    assert out["metadata"]["agent_id"] == "A1" and out["fingerprint"] == "f" * 16
+
+
+def test_lock_refuses_a_second_holder(tmp_path):
+    with batch.run_lock(tmp_path), pytest.raises(BusyError, match=r"in use by another callscope run \(pid"), \
+            batch.run_lock(tmp_path):
+        pass
+    with batch.run_lock(tmp_path):  # released
+        pass
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("card 4111 1111 1111 1111 ok", "card #### #### #### #### ok"),
+        ("call 555-123-4567 or 020 7946 0958", "call ###-###-#### or ### #### ####"),
+        ("account 12345678.", "account ########."),
+        ("order 12345 on 2 May, room 101", "order 12345 on 2 May, room 101"),
+    ],
+)
+def test_redact_masks_long_digit_runs(text, want):
+    assert redact(text, 6) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("=SUM(A1)", "'=SUM(A1)"), ("+1", "'+1"), ("-x", "'-x"), ("@cmd", "'@cmd"), ("\tx", "'\tx"), ("ok", "ok")],
+)
+def test_formula_like_text_is_quoted(text, want):
+    assert safe_text(text) == want
+
+
+def test_numbers_are_written_stably():
+    assert [number(v) for v in (None, 3, 3.0, 0.1 + 0.2, -0.0, -2.5, 1 / 3, 1e-7)] == [
+        "", "3", "3", "0.3", "0", "-2.5", "0.3333", "0"]
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["run", "{tmp}/nope", "--out", "{tmp}/out"], "archive is not a directory"),
+        (["run", "{tmp}", "--out", "{tmp}/out", "--since", "last week"], "is not a date"),
+        (["export", "--db", "{tmp}", "--level", "call", "--out", "{tmp}/x.csv"], "no catalog here"),
+        (["export", "--db", "{tmp}", "--level", "team", "--out", "{tmp}/x.csv"], "'team' is not one of"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, args, match):
+    from .test_cli import callscope
+
+    proc = callscope(*(a.format(tmp=tmp_path) for a in args))
+    assert proc.returncode == 2 and match in proc.stderr and "Traceback" not in proc.stderr
