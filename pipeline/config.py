@@ -150,7 +150,7 @@ class RolesConfig:
         "your account", "one moment", "i can see", "i have processed", "support",
     )
     customer_phrases: tuple[str, ...] = (
-        "i was charged", "my bill", "my account", "my order", "my package", "i want", "i need",
+        "i was charged", "my bill", "my account", "my order", "my package", "i want to cancel", "i need help with",
         "i'm calling about", "i am calling about", "supervisor", "manager", "refund me", "my money",
     )
 

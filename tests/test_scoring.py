@@ -181,8 +181,8 @@ def test_roles_right_and_scores_explained(scripted, name):
             assert sum(c["contribution"] for c in parts) == pytest.approx(score["value"], abs=1e-6)
             assert sum(c["weight"] for c in parts) == pytest.approx(1, abs=0.005)
             assert all(c["weight"] == 0 for c in parts if c["value"] is None)
-    if doc["diarization"]["method"] == "embedding":  # overlaps unobservable: dropped, not zero
-        assert agent["scores"]["patience"]["components"]["interruptions_per_min"]["weight"] == 0
+    # overlaps are observable on mono calls too (the segmentation model): interruptions count
+    assert agent["scores"]["patience"]["components"]["interruptions_per_min"]["value"] is not None
     assert all(-1 <= t["sentiment"] <= 1 for t in doc["turns"])
     assert {f"sentiment_q{q}" for q in range(1, 5)} <= set(agent["metrics"])
 
