@@ -120,9 +120,9 @@ def _overlaps(segments):
 @pytest.mark.parametrize(
     ("path", "rttm", "collar_der", "no_collar_der"),
     [
-        (PYANNOTE_SAMPLE / "sample.wav", PYANNOTE_SAMPLE / "sample.rttm", 0.10, 0.20),
-        (SAMPLES / "delivery_mono.wav", SAMPLES / "delivery_mono.rttm", 0.10, 0.20),
-        (SAMPLES / "billing_8k_mulaw.wav", SAMPLES / "billing_8k_mulaw.rttm", 0.10, 0.20),
+        (PYANNOTE_SAMPLE / "sample.wav", PYANNOTE_SAMPLE / "sample.rttm", 0.06, 0.12),  # measured 0.030, 0.077
+        (SAMPLES / "delivery_mono.wav", SAMPLES / "delivery_mono.rttm", 0.05, 0.08),  # 0.000, 0.023
+        (SAMPLES / "billing_8k_mulaw.wav", SAMPLES / "billing_8k_mulaw.rttm", 0.05, 0.08),  # 0.012, 0.036
     ],
 )
 def test_embedding_diarization_on_mono_calls(config, path, rttm, collar_der, no_collar_der):
