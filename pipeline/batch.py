@@ -28,6 +28,7 @@ from pipeline import __version__, archive, catalog
 from pipeline.audio import file_sha256
 from pipeline.config import Config, config_from_dict, with_overrides
 from pipeline.errors import AudioError, BusyError, CallscopeError, ConfigError, ModelError, StageError
+from pipeline.metadata import CallMetadata
 
 LOCK = ".callscope.lock"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -89,16 +90,18 @@ def metadata_sha256(call: archive.CallFile) -> str:
     return hashlib.sha256(json.dumps([call.call_id, call.metadata], sort_keys=True).encode()).hexdigest()[:16]
 
 
+def call_metadata(call: archive.CallFile) -> CallMetadata:
+    """The archive's metadata of a call as the analysis takes it: its channel roles decide who the
+    agent is, so that roles and scores agree."""
+    data = call.metadata
+    return CallMetadata(call_id=call.call_id, agent_id=data.get("agent_id"), started_at=data.get("started_at"),
+                        queue=data.get("queue"), direction=data.get("direction"),
+                        channel_roles=dict(enumerate(data.get("channel_roles") or [])))
+
+
 def annotate(document: dict[str, Any], call: archive.CallFile, fprint: str) -> dict[str, Any]:
-    """call.json with the call's metadata, speaker roles from its channel roles, and the run keys."""
-    roles = call.metadata["channel_roles"] or []
-
-    def role(speaker: dict[str, Any]) -> str:
-        channel = speaker["channel"]
-        return roles[channel] if channel is not None and channel < len(roles) else speaker["role"]
-
-    return {**document, "speakers": [{**s, "role": role(s)} for s in document["speakers"]],
-            "metadata": {**call.metadata, "file_time": call.file_time},
+    """call.json with the call's metadata and the run keys."""
+    return {**document, "metadata": {**call.metadata, "file_time": call.file_time},
             "fingerprint": fprint, "metadata_sha256": metadata_sha256(call)}
 
 
@@ -177,7 +180,7 @@ def analyze_one(call: archive.CallFile, config: Config, out_dir: Path, fprint: s
 
     t0 = time.perf_counter()
     try:
-        result = analyze_call(call.path, config, call_id=call.call_id)
+        result = analyze_call(call.path, config, call_id=call.call_id, metadata=call_metadata(call))
         write_call(result, out_dir, annotate(call_document(result), call, fprint))
     except CallscopeError as exc:
         stage = exc.stage if isinstance(exc, StageError) else {AudioError: "decode", ModelError: "model"}.get(

@@ -127,13 +127,14 @@ def test_fingerprint_follows_what_shapes_results_only():
     assert batch.fingerprint(batch.settings(with_overrides(Config(), "diarization", encoder="resemblyzer"))) != base
 
 
-def test_channel_roles_name_the_speakers(tmp_path):
+def test_channel_roles_reach_the_analysis_and_metadata_the_document(tmp_path):
     call = CallFile(tmp_path / "c.wav", "c", {"channel_roles": ["customer", "agent"], "agent_id": "A1"},
                     "2026-01-01T00:00:00+00:00")
-    doc = {"speakers": [{"id": "S1", "role": "unknown", "channel": 1}, {"id": "S2", "role": "unknown",
-                                                                         "channel": None}]}
+    meta = batch.call_metadata(call)
+    assert meta.channel_roles == {0: "customer", 1: "agent"} and meta.agent_id == "A1" and meta.call_id == "c"
+    doc = {"speakers": [{"id": "S1", "role": "agent", "channel": 1}]}
     out = batch.annotate(doc, call, "f" * 16)
-    assert [s["role"] for s in out["speakers"]] == ["agent", "unknown"]
+    assert out["speakers"] == doc["speakers"]  # roles come from the analysis, which took the channel roles
     assert out["metadata"]["agent_id"] == "A1" and out["fingerprint"] == "f" * 16
 
 
