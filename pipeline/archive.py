@@ -98,6 +98,8 @@ def validate_metadata(raw: dict[str, Any], where: str) -> dict[str, Any]:
             continue
         if key == "channel_roles":
             roles = value.split(";") if isinstance(value, str) else value
+            if isinstance(roles, dict) and set(map(str, roles)) <= {"0", "1"}:  # {"0": "agent", ...}
+                roles = [roles.get(str(ch), roles.get(ch, "unknown")) for ch in range(max(map(int, roles)) + 1)]
             if not isinstance(roles, list) or not 1 <= len(roles) <= 2 or any(r not in ROLES for r in roles):
                 raise MetadataError(f"{where}: channel_roles {value!r} is not a list of 1-2 of {', '.join(ROLES)}")
             out[key] = list(roles)

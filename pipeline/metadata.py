@@ -43,6 +43,8 @@ def metadata_from_dict(data: Any, source: str = "metadata") -> CallMetadata:
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ConfigError(f"{source}: {key} must be text, got {data[key]!r}")
     roles = data.get("channel_roles") or {}
+    if isinstance(roles, list):  # ["agent", "customer"]: roles in channel order, as the archive manifest has them
+        roles = dict(enumerate(roles))
     if not isinstance(roles, Mapping):
         raise ConfigError(f"{source}: channel_roles must map channel numbers to roles, got {roles!r}")
     channel_roles = {}

@@ -186,3 +186,12 @@ def test_usage_errors_exit_2(tmp_path, args, match):
 
     proc = callscope(*(a.format(tmp=tmp_path) for a in args))
     assert proc.returncode == 2 and match in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_channel_roles_as_a_list_or_a_mapping_mean_the_same():
+    from pipeline.metadata import metadata_from_dict
+
+    listed = validate_metadata({"channel_roles": ["agent", "customer"]}, "x.json")
+    mapped = validate_metadata({"channel_roles": {"0": "agent", "1": "customer"}}, "x.json")
+    assert listed["channel_roles"] == mapped["channel_roles"] == ["agent", "customer"]
+    assert metadata_from_dict({"channel_roles": ["agent", "customer"]}).channel_roles == {0: "agent", 1: "customer"}
