@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from scripts.make_samples import SR, active_parts, speak
+from scripts.make_samples import SR, active_parts, render, speak
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,7 @@ def write(name: str, out: Path) -> Path:
     """Render one call of ``CALLS`` into ``out`` (FLAC stereo or WAV mono) with ``<name>.truth.json``."""
     script, agent_channel = CALLS[name]
     utterances, clips = place(script)
-    total = int((max(u["end"] for u in utterances) + 0.8) * SR)
-    parties = np.zeros((2, total), np.float32)
-    for utt, clip in zip(utterances, clips, strict=True):
-        ch = 0 if utt["speaker"] == "agent" else 1
-        i = round(utt["start"] * SR)
-        parties[ch, i:i + len(clip)] += clip
-    parties += np.random.default_rng(len(name)).normal(0.0, 1e-3, parties.shape).astype(np.float32)
-    parties = np.clip(parties, -1, 1)
+    parties = np.clip(render(utterances, clips, seed=len(name)), -1, 1)  # agent on channel 0, noise at -60 dBFS
     if agent_channel is None:
         path = out / f"{name}.wav"
         sf.write(path, np.clip(parties.sum(axis=0), -1, 1), SR, subtype="PCM_16")
