@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 
@@ -52,7 +53,5 @@ class Interrupted(CallscopeError):
     """A signal stopped the run; ``signum`` is the signal's number."""
 
     def __init__(self, signum: int):
-        import signal
-
         self.signum = signum
         super().__init__(f"stopped by {signal.Signals(signum).name}")
