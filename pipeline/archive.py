@@ -153,8 +153,9 @@ def _metadata(path: Path, row: dict[str, str] | None) -> dict[str, Any]:
     return validate_metadata(raw, str(sidecar if sidecar.is_file() else path))
 
 
-def _candidates(archive: Path, config: ArchiveConfig) -> tuple[list[Path], list[tuple[Path, str]]]:
-    found, left = [], []
+def _candidates(archive: Path, config: ArchiveConfig) -> tuple[list[Path], list[tuple[Path, str]], list[Rejected]]:
+    """Audio files, files left for a later run, and audio names that cannot be looked at (a symlink loop)."""
+    found, left, broken = [], [], []
     for root, dirs, files in os.walk(archive):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
@@ -164,8 +165,13 @@ def _candidates(archive: Path, config: ArchiveConfig) -> tuple[list[Path], list[
             elif name.lower().endswith(config.partial_suffixes):
                 left.append((path, "partial"))
             elif is_audio(path, config):
+                try:
+                    path.stat()
+                except OSError as exc:
+                    broken.append(Rejected(path, path.stem, "read", f"{path}: {exc.strerror or exc}"))
+                    continue
                 found.append(path)
-    return found, left
+    return found, left, broken
 
 
 def _settled(paths: list[Path], settle_s: float) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -189,10 +195,9 @@ def scan(archive: str | Path, config: ArchiveConfig, since: date | None = None) 
     if not archive.is_dir():
         raise ConfigError(f"{archive}: archive is not a directory")
     manifest = read_manifest(archive)
-    paths, left = _candidates(archive, config)
+    paths, left, rejected = _candidates(archive, config)
     paths, growing = _settled(paths, config.settle_s)
     calls: list[CallFile] = []
-    rejected: list[Rejected] = []
     owner: dict[str, Path] = {}
     for path in paths:
         mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(microsecond=0)

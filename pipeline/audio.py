@@ -131,6 +131,8 @@ def load_audio(path: str | Path) -> Audio:
         samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
     if rate != SAMPLE_RATE:
         samples = soxr.resample(samples.T, rate, SAMPLE_RATE, quality="HQ").T
+        if samples.shape[1] == 0:  # a few samples at a rate a damaged header made huge
+            raise AudioError(path, f"no audio samples at {SAMPLE_RATE} Hz (header says {rate} Hz)")
     samples = np.ascontiguousarray(np.clip(samples, -1.0, 1.0), dtype=np.float32)
     info = AudioInfo(
         path=str(path),

@@ -27,7 +27,15 @@ from typing import Any, Literal
 from pipeline import __version__, archive, catalog
 from pipeline.audio import file_sha256
 from pipeline.config import Config, config_from_dict, with_overrides
-from pipeline.errors import AudioError, BusyError, CallscopeError, ConfigError, ModelError, StageError
+from pipeline.errors import (
+    AudioError,
+    BusyError,
+    CallscopeError,
+    ConfigError,
+    ModelError,
+    OutputError,
+    StageError,
+)
 from pipeline.metadata import CallMetadata
 
 LOCK = ".callscope.lock"
@@ -107,9 +115,13 @@ def annotate(document: dict[str, Any], call: archive.CallFile, fprint: str) -> d
 
 @contextmanager
 def run_lock(out_dir: Path) -> Iterator[None]:
-    """Hold ``DIR/.callscope.lock`` (flock) for the block; ``BusyError`` when another run holds it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold ``DIR/.callscope.lock`` (flock) for the block; ``BusyError`` when another run holds it,
+    ``OutputError`` when DIR refuses writes."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: output directory not writable ({exc.strerror or exc})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

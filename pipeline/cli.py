@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import click
 
 from pipeline import __version__
 from pipeline.config import load_config, with_overrides
-from pipeline.errors import CallscopeError, ConfigError
+from pipeline.errors import CallscopeError, ConfigError, Interrupted
 from pipeline.metadata import sidecar_for
 
 log = logging.getLogger("callscope")
@@ -103,6 +104,12 @@ class _Progress:
                 self.bar.render_finish()
 
 
+def _stop(signum: int, _frame) -> None:
+    """Signal handler: end the run where it stands; the run records itself as interrupted."""
+    signal.signal(signum, signal.SIG_IGN)  # a second signal does not cut the clean-up short
+    raise Interrupted(signum)
+
+
 @main.command()
 @click.argument("archive_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
@@ -114,15 +121,21 @@ class _Progress:
 def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int, since: str | None) -> None:
     """Analyze every new or changed call of ARCHIVE_DIR into OUT (the nightly run).
 
-    Exit codes: 0 all calls done, 1 some calls failed (listed), 2 usage or configuration error.
+    Exit codes: 0 all calls done, 1 some calls failed (listed), 2 usage, configuration or output error,
+    128 + N stopped by signal N (SIGTERM, SIGINT) after the calls in progress.
     """
     from pipeline.batch import run_archive
 
     config = _config_or_exit(config_path)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop)
     try:
         summary = run_archive(archive_dir, out_dir, config, workers=workers, since=_date(since, "--since"),
                               hook=_Progress())
-    except CallscopeError as exc:  # a bad archive or manifest, or another run on OUT
+    except Interrupted as exc:
+        click.echo(f"callscope: run {exc}; results written so far are kept, run again to resume", err=True)
+        sys.exit(128 + exc.signum)
+    except CallscopeError as exc:  # a bad archive or manifest, another run on OUT, an unwritable OUT
         click.echo(f"callscope: {exc}", err=True)
         sys.exit(2)
     hours = summary["audio_s"] / 3600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 
@@ -42,3 +43,15 @@ class MetadataError(CallscopeError):
 
 class BusyError(CallscopeError):
     """Another run holds the output directory."""
+
+
+class OutputError(CallscopeError):
+    """The output directory refuses writes: read-only, full or not permitted."""
+
+
+class Interrupted(CallscopeError):
+    """A signal stopped the run; ``signum`` is the signal's number."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
