@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import MultipleLocator
 
 from pipeline.config import Config
 from pipeline.cues import questions, tokens
@@ -135,33 +136,37 @@ def timeline_svg(doc: dict[str, Any]) -> str:
     triangles) and backchannels (dots) on the lane of who made them, dead air and long monologues as bars."""
     lanes, duration = _lanes(doc), max(doc["duration_s"], 1.0)
     rows = max(1, math.ceil(duration / TIMELINE_ROW_S))
-    fig = Figure(figsize=(12, 0.35 + 1.5 * rows))
+    fig = Figure(figsize=(12, 0.6 + 1.5 * rows), layout="constrained")
     axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
     y = {lane.speaker: len(lanes) - i for i, lane in enumerate(lanes)}
     overlaps = _overlaps(doc["segments"])
     events = [e for e in doc["events"] if e["type"] in MARKED_EVENTS]
+    color = {ln.speaker: ln.color for ln in lanes}
     for r, ax in enumerate(axes):
         t0, t1 = r * TIMELINE_ROW_S, min(duration, (r + 1) * TIMELINE_ROW_S) if rows > 1 else duration
-        ax.broken_barh([(a, b - a) for a, b in overlaps], (0.4, len(lanes) + 0.2), color="#999999", alpha=0.35,
-                       label="overlap")
+        seen = [x for x in doc["segments"] + events if x["end"] >= t0 and x["start"] <= t1]  # only this row's
+        ax.broken_barh([(a, b - a) for a, b in overlaps if b >= t0 and a <= t1], (0.4, len(lanes) + 0.2),
+                       color="#999999", alpha=0.35, label="overlap")
         for lane in lanes:
-            spans = [(s["start"], s["end"] - s["start"]) for s in doc["segments"] if s["speaker"] == lane.speaker]
+            spans = [(x["start"], x["end"] - x["start"]) for x in seen if x.get("speaker") == lane.speaker]
             ax.broken_barh(spans, (y[lane.speaker] - 0.3, 0.6), color=lane.color, label=lane.label)
-        dead = [(e["start"], e["end"] - e["start"]) for e in events if e["type"] == "dead_air"]
+        dead = [(x["start"], x["end"] - x["start"]) for x in seen if x.get("type") == "dead_air"]
         ax.broken_barh(dead, (0.05, 0.25), color=OKABE_ITO["black"], label="dead air")
-        for e in events:
-            if e["type"] == "long_monologue" and e["by"] in y:
-                ax.plot([e["start"], e["end"]], [y[e["by"]] + 0.42] * 2, color=OKABE_ITO["vermillion"], lw=3,
+        for x in seen:
+            if x.get("type") == "long_monologue" and x["by"] in y:
+                ax.plot([x["start"], x["end"]], [y[x["by"]] + 0.42] * 2, color=OKABE_ITO["vermillion"], lw=3,
                         solid_capstyle="butt", label="long monologue")
         for kind, marker, size in (("interruption", "v", 70), ("backchannel", "o", 22)):
-            pts = [(e["start"], y[e["by"]] + 0.3, y_color) for e in events if e["type"] == kind and e["by"] in y
-                   for y_color in [next(ln.color for ln in lanes if ln.speaker == e["by"])]]
-            if pts:
-                ax.scatter([p[0] for p in pts], [p[1] for p in pts], c=[p[2] for p in pts], marker=marker, s=size,
-                           edgecolors="black", linewidths=0.8, zorder=3, label=kind)
+            marks = [x for x in seen if x.get("type") == kind and x["by"] in y]
+            if marks:
+                ax.scatter([x["start"] for x in marks], [y[x["by"]] + 0.3 for x in marks],
+                           c=[color[x["by"]] for x in marks], marker=marker, s=size, edgecolors="black",
+                           linewidths=0.8, zorder=3, label=kind)
         ax.set_xlim(t0, t0 + TIMELINE_ROW_S if rows > 1 else t1)
         ax.set_ylim(0, len(lanes) + 0.8)
         ax.set_yticks([y[ln.speaker] for ln in lanes], [ln.label for ln in lanes])
+        if rows > 1:
+            ax.xaxis.set_major_locator(MultipleLocator(60))
         ax.xaxis.set_major_formatter(lambda v, _: _clock(v))
         ax.spines[["top", "right"]].set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
@@ -169,8 +174,7 @@ def timeline_svg(doc: dict[str, Any]) -> str:
         more = ax.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
     unique = dict(zip(labels, handles, strict=True))
-    fig.legend(unique.values(), unique.keys(), loc="upper center", ncols=len(unique), frameon=False,
-               bbox_to_anchor=(0.5, 1.02))
+    fig.legend(unique.values(), unique.keys(), loc="outside upper center", ncols=len(unique), frameon=False)
     return _svg(fig, f"{doc['call_id']}-timeline")
 
 
@@ -197,13 +201,15 @@ def _contour(doc: dict[str, Any], speaker: str, key: str) -> tuple[np.ndarray, n
     return _binned(np.array(times, float), np.array(values, float), doc["duration_s"])
 
 
-def _pace(doc: dict[str, Any], speaker: str) -> tuple[np.ndarray, np.ndarray]:
-    """Words per minute of the speaker in each minute of the call (words counted at their start)."""
-    minutes = max(1, math.ceil(doc["duration_s"] / 60))
-    starts = [w["start"] for w in doc["words"] if w["speaker"] == speaker]
-    counts = np.bincount(np.minimum(np.array(starts, int) // 60, minutes - 1), minlength=minutes) if starts \
-        else np.zeros(minutes)
-    return np.arange(minutes) * 60.0 + 30.0, counts.astype(float)
+def _pace(doc: dict[str, Any], speaker: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minute bins of the call (start s, length s; the last one may be shorter) and the speaker's words per
+    minute in each (words counted at their start)."""
+    duration = max(doc["duration_s"], 1.0)
+    starts = np.append(np.arange(0.0, duration, 60.0), duration)
+    words = [w["start"] for w in doc["words"] if w["speaker"] == speaker]
+    counts, _ = np.histogram(words, bins=starts)
+    lengths = np.diff(starts)
+    return starts[:-1], lengths, counts / (lengths / 60.0)
 
 
 def prosody_svg(doc: dict[str, Any]) -> str:
@@ -211,18 +217,18 @@ def prosody_svg(doc: dict[str, Any]) -> str:
     lanes, duration = _lanes(doc), max(doc["duration_s"], 1.0)
     fig = Figure(figsize=(12, 6.2))
     pitch, loud, pace = fig.subplots(3, 1, sharex=True)
-    width = 60.0 / (len(lanes) + 1)
     for i, lane in enumerate(lanes):
         pitch.plot(*_contour(doc, lane.speaker, "pitch_contour_st"), color=lane.color, lw=1, label=lane.label)
         loud.plot(*_contour(doc, lane.speaker, "loudness_contour_db"), color=lane.color, lw=1)
-        x, wpm = _pace(doc, lane.speaker)
-        pace.bar(x - 30 + width * (i + 1), wpm, width=width, color=lane.color)
+        x, length, wpm = _pace(doc, lane.speaker)
+        share = length / len(lanes)
+        pace.bar(x + share * (i + 0.5), wpm, width=0.9 * share, color=lane.color)
     for ax, label in ((pitch, "pitch (st re median)"), (loud, "loudness (dBFS)"), (pace, "pace (words/min)")):
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
     pitch.axhline(0, color="#555555", lw=0.6)
-    pitch.legend(frameon=False, ncols=len(lanes), loc="upper right")
+    pitch.legend(frameon=False, ncols=len(lanes), loc="lower right", bbox_to_anchor=(1, 1))
     pace.set_xlim(0, duration)
     pace.xaxis.set_major_formatter(lambda v, _: _clock(v))
     return _svg(fig, f"{doc['call_id']}-prosody")
