@@ -228,7 +228,8 @@ def prosody_svg(doc: dict[str, Any]) -> str:
         ax.grid(alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
     pitch.axhline(0, color="#555555", lw=0.6)
-    pitch.legend(frameon=False, ncols=len(lanes), loc="lower right", bbox_to_anchor=(1, 1))
+    if lanes:
+        pitch.legend(frameon=False, ncols=len(lanes), loc="lower right", bbox_to_anchor=(1, 1))
     pace.set_xlim(0, duration)
     pace.xaxis.set_major_formatter(lambda v, _: _clock(v))
     return _svg(fig, f"{doc['call_id']}-prosody")

@@ -69,6 +69,28 @@ def check_in_browser(page: Path, work: Path, name: str) -> str:
     return dom
 
 
+def test_cues_highlighted_and_scores_explained():
+    text = report.highlight("I am so sorry. I understand how frustrating that is. What happened? You need to wait.",
+                            Config())
+    assert re.findall(r'data-cue="(\w+)">([^<]*)', text) == [
+        ("apology", "sorry."), ("empathy", "I understand how"), ("question", "What happened?"),
+        ("negative", "You need to")]
+    assert '<span class="cue question" data-cue="question">What happened?</span>' in text
+    score = {"value": 60.0, "components": {
+        "pace_wpm": {"value": 150.0, "rating": 1.0, "weight": 0.5, "contribution": 50.0},
+        "sentiment": {"value": -0.2, "rating": 0.2, "weight": 0.5, "contribution": 10.0},
+        "pace_vs_baseline": {"value": None, "rating": None, "weight": 0.0, "contribution": 0.0}}}
+    assert report.score_sentence(score) == ("Carried most by pace wpm (+50.0); sentiment cost it the most "
+                                            "(40.0 of 50.0 points).")
+    assert report.score_sentence({"value": None, "components": {}}).startswith("Not scored")
+
+
+def test_silent_call_page(billing):
+    empty = billing | {"speakers": [], "segments": [], "turns": [], "words": [], "events": []}
+    page = report.call_page(empty, Config())
+    assert "No scores" in page and embedded(page)["events"] == []
+
+
 def test_call_page_is_self_contained_and_renders(billing, browser, tmp_path):
     page = report.write_page(report.call_page(billing, Config()), tmp_path / "call.html")
     text = page.read_text()
