@@ -169,11 +169,7 @@ def timeline_svg(doc: dict[str, Any]) -> str:
             ax.xaxis.set_major_locator(MultipleLocator(60))
         ax.xaxis.set_major_formatter(lambda v, _: _clock(v))
         ax.spines[["top", "right"]].set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    for ax in axes[1:]:
-        more = ax.get_legend_handles_labels()
-        handles, labels = handles + more[0], labels + more[1]
-    unique = dict(zip(labels, handles, strict=True))
+    unique = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
     fig.legend(unique.values(), unique.keys(), loc="outside upper center", ncols=len(unique), frameon=False)
     return _svg(fig, f"{doc['call_id']}-timeline")
 
