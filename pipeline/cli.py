@@ -176,6 +176,57 @@ def export(db_dir: Path, level: str, fmt: str, out: Path, date_from: str | None,
     click.echo(f"{out}: {len(table.rows)} rows, {len(table.columns)} columns; dictionary {dictionary}")
 
 
+@main.command()
+@click.argument("call_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="HTML page to write.")
+@click.option("--agent", help="Write this agent's trend page from the catalog instead of a call page.")
+@click.option("--db", "db_dir", type=click.Path(path_type=Path), help="Output directory of runs (with --agent).")
+@click.option("--from", "date_from", help="First day (YYYY-MM-DD) of the calls' start (with --agent).")
+@click.option("--to", "date_to", help="Last day (YYYY-MM-DD), inclusive (with --agent).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration (cue lexicons).")
+def report(call_dir: Path | None, out: Path, agent: str | None, db_dir: Path | None, date_from: str | None,
+           date_to: str | None, config_path: Path | None) -> None:
+    """Write a self-contained HTML page: of the call in CALL_DIR, or of one agent (--agent ID --db DIR).
+
+    A call page plays the recording when it sits beside the page under its own file name.
+    """
+    import json
+
+    from pipeline import report as pages
+
+    if (call_dir is None) == (agent is None):
+        raise click.UsageError("give either CALL_DIR or --agent ID with --db DIR")
+    if agent is None:
+        try:
+            doc = json.loads((call_dir / "call.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            click.echo(f"callscope: {call_dir}: no readable call.json ({exc})", err=True)
+            sys.exit(2)
+        name = Path(doc["source"]).name
+        recording = name if (out.parent / name).is_file() else None
+        pages.write_page(pages.call_page(doc, _config_or_exit(config_path), recording), out)
+        click.echo(f"{out}: call {doc['call_id']}" + (f", playing {recording}" if recording else ""))
+        return
+    if db_dir is None:
+        raise click.UsageError("--agent needs --db DIR")
+    from pipeline.catalog import connect
+    from pipeline.export import build
+
+    first, last = _date(date_from, "--from"), _date(date_to, "--to")
+    try:
+        con = connect(db_dir, read_only=True)
+    except CallscopeError as exc:
+        click.echo(f"callscope: {exc}", err=True)
+        sys.exit(2)
+    try:
+        table = build(con, "speaker", date_from=first, date_to=last, agent=agent)
+    finally:
+        con.close()
+    period = f"{first or 'first call'} to {last or 'last call'}"
+    pages.write_page(pages.agent_page(table, agent, period), out)
+    click.echo(f"{out}: agent {agent}, {len({r[0] for r in table.rows})} call(s)")
+
+
 @main.group()
 def catalog() -> None:
     """The DuckDB catalog of an output directory."""
