@@ -49,8 +49,12 @@ class OutputError(CallscopeError):
     """The output directory refuses writes: read-only, full or not permitted."""
 
 
-class Interrupted(CallscopeError):
-    """A signal stopped the run; ``signum`` is the signal's number."""
+class Interrupted(BaseException):
+    """A signal stopped the run; ``signum`` is the signal's number.
+
+    Like ``KeyboardInterrupt`` it is no ``Exception``: no handler that records a failed call and goes
+    on may catch it, wherever in a call the signal lands.
+    """
 
     def __init__(self, signum: int):
         self.signum = signum

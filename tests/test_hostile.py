@@ -222,3 +222,15 @@ def test_read_only_output_is_reported_and_nothing_is_written(tmp_path, read_only
     assert re.fullmatch(rf"callscope: {re.escape(str(read_only_dir))}: output directory not writable \(.+\)\n",
                         proc.stderr)
     assert not list(read_only_dir.iterdir())
+
+
+def test_a_stop_signal_is_never_taken_for_a_failed_call():
+    """Handlers that record a failed call and go on catch ``Exception``; the stop must pass through them."""
+    from pipeline.errors import Interrupted
+
+    assert not issubclass(Interrupted, Exception)
+    with pytest.raises(Interrupted):
+        try:
+            raise Interrupted(signal.SIGTERM)
+        except Exception:  # what batch does around a worker's result
+            pytest.fail("caught as a failed call")
