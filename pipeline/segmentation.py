@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import logging
 import os
 import tempfile
 import warnings
@@ -26,6 +27,7 @@ SAMPLE_RATE = 16000
 CHUNK_S = 10.0  # the model's training duration
 BATCH = 8
 MODEL_DIR = "models/pyannote_segmentation_3.0"
+log = logging.getLogger(__name__)
 CACHE_DIR = Path(os.environ.get("CALLSCOPE_CACHE", Path.home() / ".cache" / "callscope")) / "models"
 
 
@@ -71,36 +73,65 @@ def load_model():
     return model.eval()
 
 
+def cache_path() -> Path:
+    """Where the ONNX export of the model is cached, named by a hash of its weights."""
+    weights = _model_path() / "pytorch_model.bin"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.exists() else "missing"
+    return CACHE_DIR / f"segmentation-3.0-{digest}.onnx"
+
+
+def _export() -> bytes:
+    """The model as ONNX bytes."""
+    import torch
+
+    data = io.BytesIO()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(load_model(), torch.zeros(1, 1, int(CHUNK_S * SAMPLE_RATE)), data,
+                              input_names=["audio"], output_names=["logp"], dynamic_axes={"audio": {0: "batch"}},
+                              dynamo=False, opset_version=17)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"overlap detection: cannot export segmentation-3.0 to ONNX ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}); pip install onnx, "
+                         "or set diarization.overlap_detection: false") from exc
+    return data.getvalue()
+
+
 @lru_cache(maxsize=1)
 def load_session():
     """The model as an ONNX Runtime session: about twice as fast as torch on the CPU.
 
-    Exported once per machine to ``CALLSCOPE_CACHE`` (default ``~/.cache/callscope``)/models, named
-    by a hash of the weights, written to a temporary name and renamed, so concurrent workers agree.
+    Exported once per machine to ``cache_path()`` under ``CALLSCOPE_CACHE`` (default
+    ``~/.cache/callscope``), written to a temporary name and renamed, so concurrent workers agree. A
+    damaged cache file is exported again; a cache that cannot be written leaves the export in memory.
     """
     import onnxruntime
     import torch
 
-    weights = _model_path() / "pytorch_model.bin"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.exists() else "missing"
-    target = CACHE_DIR / f"segmentation-3.0-{digest}.onnx"
-    if not target.exists():
-        model, data = load_model(), io.BytesIO()
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, torch.zeros(1, 1, int(CHUNK_S * SAMPLE_RATE)), data, input_names=["audio"],
-                              output_names=["logp"], dynamic_axes={"audio": {0: "batch"}}, dynamo=False,
-                              opset_version=17)
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=CACHE_DIR, suffix=".tmp", delete=False) as handle:
-            handle.write(data.getvalue())
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, target)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy waits beside other work
-    return onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+    target = cache_path()
+    if target.exists():
+        try:
+            return onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # truncated or overwritten: export again
+            log.warning("overlap detection: %s is damaged (%s); exporting the model again", target,
+                        type(exc).__name__)
+    data = _export()
+    try:
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=CACHE_DIR, suffix=".tmp", delete=False) as handle:
+            handle.write(data)
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, target)
+    except OSError as exc:
+        log.warning("overlap detection: cannot cache the model in %s (%s); kept in memory", CACHE_DIR, exc)
+    return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
 def chunk_starts(n_samples: int, step_s: float, offset_s: float = 0.0) -> np.ndarray:

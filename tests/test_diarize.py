@@ -275,3 +275,29 @@ def test_overlap_detection_off_gives_one_speaker_per_moment(config):
     result = diarize.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad), off.diarization)
     ends = sorted((s.start, s.end) for s in result.segments)
     assert all(b[0] >= a[1] - 1e-9 for a, b in pairwise(ends))
+
+
+@pytest.fixture
+def fresh_session(monkeypatch, tmp_path):
+    """The segmentation session reloaded with its cache under ``tmp_path``; reloaded again after."""
+    from pipeline import segmentation
+
+    monkeypatch.setattr(segmentation, "CACHE_DIR", tmp_path / "models")
+    segmentation.load_session.cache_clear()
+    yield segmentation
+    segmentation.load_session.cache_clear()
+
+
+def test_a_damaged_model_cache_is_exported_again(fresh_session):
+    target = fresh_session.cache_path()
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not an onnx model")
+    session = fresh_session.load_session()
+    assert [i.name for i in session.get_inputs()] == ["audio"]
+    assert target.stat().st_size > 1_000_000  # replaced by a whole export
+
+
+def test_an_unwritable_model_cache_keeps_the_export_in_memory(fresh_session, tmp_path):
+    (tmp_path / "models").write_text("a file where the cache folder should be")
+    session = fresh_session.load_session()
+    assert [i.name for i in session.get_inputs()] == ["audio"]
