@@ -32,6 +32,7 @@ from pipeline.errors import (
     BusyError,
     CallscopeError,
     ConfigError,
+    Interrupted,
     ModelError,
     OutputError,
     StageError,
@@ -226,8 +227,12 @@ def _analyze_all(todo: list[archive.CallFile], config: Config, out_dir: Path, fp
 
 
 def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *, workers: int = 1,
-                since: date | None = None, hook: RunHook | None = None) -> dict[str, Any]:
+                since: date | None = None, hook: RunHook | None = None,
+                stop: Callable[[], int | None] | None = None) -> dict[str, Any]:
     """Analyze every new or changed call of ``archive_dir`` into ``out_dir``; return the run summary.
+
+    ``stop`` is asked after each call; a signal number from it ends the run with ``Interrupted``
+    (the calls already handed to workers finish and land first; the run is recorded as interrupted).
 
     The summary (also ``DIR/_runs/<run_id>.json`` and the catalog's ``runs`` and ``errors``) counts
     calls found, analyzed, skipped (unchanged) and failed, with each failure's file, stage and cause.
@@ -243,13 +248,14 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
     with run_lock(out_dir):
         con = catalog.connect(out_dir)
         try:
-            return _run(con, archive_dir, out_dir, config, workers, threads, since, hook, t0)
+            return _run(con, archive_dir, out_dir, config, workers, threads, since, hook, stop, t0)
         finally:
             con.close()
 
 
 def _run(con, archive_dir: Path, out_dir: Path, config: Config, workers: int, threads: int,
-         since: date | None, hook: RunHook | None, t0: float) -> dict[str, Any]:
+         since: date | None, hook: RunHook | None, stop: Callable[[], int | None] | None, t0: float,
+         ) -> dict[str, Any]:
     catalog.reconcile(con, out_dir)
     found = archive.scan(archive_dir, config.archive, since)
     settings_doc = settings(config)
@@ -304,6 +310,8 @@ def _run(con, archive_dir: Path, out_dir: Path, config: Config, workers: int, th
             record(outcome)
             if hook:
                 hook("call", outcome, completed=i + 1, total=len(todo))
+            if stop and (signum := stop()):  # between calls: never inside a catalog transaction
+                raise Interrupted(signum)
         run["status"] = "done"
     finally:
         run["status"] = run["status"] if run["status"] == "done" else "interrupted"

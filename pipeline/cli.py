@@ -104,10 +104,16 @@ class _Progress:
                 self.bar.render_finish()
 
 
-def _stop(signum: int, _frame) -> None:
-    """Signal handler: end the run where it stands; the run records itself as interrupted."""
-    signal.signal(signum, signal.SIG_IGN)  # a second signal does not cut the clean-up short
-    raise Interrupted(signum)
+class _StopRequest:
+    """Signal handler: the run stops after the call in progress (it asks between calls); a second
+    signal ends the process at once, which the atomic writes make safe."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, _frame) -> None:
+        self.signum = self.signum or signum
+        signal.signal(signum, signal.SIG_DFL)
 
 
 @main.command()
@@ -127,11 +133,12 @@ def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int
     from pipeline.batch import run_archive
 
     config = _config_or_exit(config_path)
+    request = _StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _stop)
+        signal.signal(signum, request)
     try:
         summary = run_archive(archive_dir, out_dir, config, workers=workers, since=_date(since, "--since"),
-                              hook=_Progress())
+                              hook=_Progress(), stop=lambda: request.signum)
     except Interrupted as exc:
         click.echo(f"callscope: run {exc}; results written so far are kept, run again to resume", err=True)
         sys.exit(128 + exc.signum)
