@@ -65,22 +65,23 @@ def classify(x: np.ndarray, config: AcousticsConfig) -> NontalkClass:
     return "noise"
 
 
-def nontalk(mono: np.ndarray, segments: Sequence[SpeakerSegment],
+def nontalk(samples: np.ndarray, segments: Sequence[SpeakerSegment],
             config: AcousticsConfig) -> tuple[tuple[Span, NontalkClass], ...]:
-    """Every non-talk block of the call with its class, in time order; ``mono`` shape (samples,)."""
+    """Every non-talk block of the call with its class, in time order, judged on the channel mix of
+    ``samples`` (channels, n)."""
     out = []
-    for span in nontalk_spans(segments, mono.size / SAMPLE_RATE):
+    for span in nontalk_spans(segments, samples.shape[1] / SAMPLE_RATE):
         for b in blocks(span, config.block_s):
-            x = mono[round(b.start * SAMPLE_RATE):round(b.end * SAMPLE_RATE)]
+            x = samples[:, round(b.start * SAMPLE_RATE):round(b.end * SAMPLE_RATE)].mean(axis=0)
             if x.size:
                 out.append((b, classify(x, config)))
     return tuple(out)
 
 
-def snr_db(mono: np.ndarray, segments: Sequence[SpeakerSegment], floor: Sequence[Span]) -> float | None:
-    """Median 10 ms level of the speech minus that of the ``floor`` spans (non-talk without tones
-    or music), dB; None without either."""
-    level = frame_db(mono)
+def snr_db(samples: np.ndarray, segments: Sequence[SpeakerSegment], floor: Sequence[Span]) -> float | None:
+    """Median 10 ms level of the channel mix of ``samples`` (channels, n) over the speech minus that over
+    the ``floor`` spans (non-talk without tones or music), dB; None without either."""
+    level = frame_db(samples)
     speech = spans_to_mask(merge(Span(s.start, s.end) for s in segments), level.size, FRAME_S)
     quiet = spans_to_mask(tuple(floor), level.size, FRAME_S) & ~speech
     if not (speech.any() and quiet.any()):
@@ -125,10 +126,9 @@ def analyze(samples: np.ndarray, alignment: Alignment, conversation: CallDynamic
             config: AcousticsConfig) -> CallAcoustics:
     """Non-talk time by class and the reliability figures of one call (docs/metrics.md)."""
     segments = alignment.segments
-    mono = samples.mean(axis=0)
-    classed = nontalk(mono, segments, config)
+    classed = nontalk(samples, segments, config)
     seconds = {c: sum(b.duration for b, k in classed if k == c) for c in ("silence", "tone_music", "noise")}
-    snr = snr_db(mono, segments, [b for b, k in classed if k != "tone_music"])
+    snr = snr_db(samples, segments, [b for b, k in classed if k != "tone_music"])
     bleed = bleed_db(samples, segments, alignment.channel_of)
     probability = word_probability_mean(alignment.words)
     overlap = (conversation.overlap_s / conversation.speech_s

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +21,8 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 MIN_SOURCE_RATE = 8000
-_WAV_HEADER_SLACK_FRAMES = 1
+BLOCK_FRAMES = 1 << 18  # source frames decoded and resampled at a time
+MAX_PREALLOCATED_S = 4 * 3600  # a longer recording grows its buffer as it decodes
 
 
 def file_sha256(path: Path) -> str:
@@ -49,15 +54,29 @@ def _check_wav_length(path: Path, info: sf._SoundFileInfo) -> None:
         pos += 8 + size + (size & 1)
 
 
-def _read_soundfile(path: Path) -> tuple[np.ndarray, int, str]:
+@dataclass
+class _Stream:
+    """A recording being decoded: its format and its samples as (frames, channels) float32 blocks."""
+
+    rate: int
+    channels: int
+    codec: str
+    frames: int  # expected frames at the source rate, 0 when unknown
+    blocks: Iterator[np.ndarray]
+
+
+@contextmanager
+def _open_soundfile(path: Path) -> Iterator[_Stream]:
     info = sf.info(str(path))
     if info.format == "WAV":
         _check_wav_length(path, info)
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return data.T, int(rate), f"{info.format}/{info.subtype}"
+    with sf.SoundFile(str(path)) as handle:
+        yield _Stream(int(handle.samplerate), handle.channels, f"{info.format}/{info.subtype}", handle.frames,
+                      handle.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True))
 
 
-def _read_av(path: Path) -> tuple[np.ndarray, int, str]:
+@contextmanager
+def _open_av(path: Path) -> Iterator[_Stream]:
     import av
 
     with av.open(str(path)) as container:
@@ -65,38 +84,85 @@ def _read_av(path: Path) -> tuple[np.ndarray, int, str]:
             raise AudioError(path, "no audio stream in the file")
         stream = container.streams.audio[0]
         rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-        layout = stream.codec_context.layout
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        chunks = [
-            out.to_ndarray()
-            for frame in container.decode(stream)
-            for out in resampler.resample(frame)
-        ]
-        chunks += [out.to_ndarray() for out in resampler.resample(None)]
-        codec = stream.codec_context.name
-    if not chunks:
-        return np.zeros((1, 0), np.float32), rate, codec
-    return np.concatenate(chunks, axis=1).astype(np.float32), rate, codec
+        expected = int(stream.duration * stream.time_base * rate) if stream.duration and stream.time_base else 0
+
+        def blocks() -> Iterator[np.ndarray]:
+            resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=rate)
+            pending, size = [], 0
+            for frame in chain(container.decode(stream), [None]):
+                for out in resampler.resample(frame):
+                    pending.append(out.to_ndarray().T)
+                    size += pending[-1].shape[0]
+                if pending and (size >= BLOCK_FRAMES or frame is None):
+                    yield np.concatenate(pending).astype(np.float32, copy=False)
+                    pending, size = [], 0
+
+        yield _Stream(rate, stream.codec_context.channels, stream.codec_context.name, expected, blocks())
 
 
-def decode(path: Path) -> tuple[np.ndarray, int, str]:
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _resampled(path: Path, stream: _Stream) -> np.ndarray:
+    """The whole recording as (channels, n) float32 in [-1, 1] at 16 kHz, decoded and resampled block by block.
+
+    More than two channels are mixed to one and NaN or infinite samples set to 0 a block at a time, so
+    memory holds the 16 kHz result and one block, however long the recording.
+    """
+    if stream.rate < MIN_SOURCE_RATE:
+        raise AudioError(path, f"sample rate {stream.rate} Hz is below {MIN_SOURCE_RATE} Hz")
+    channels = 1 if stream.channels > 2 else stream.channels
+    resampler = (soxr.ResampleStream(stream.rate, SAMPLE_RATE, channels, dtype="float32", quality="HQ")
+                 if stream.rate != SAMPLE_RATE else None)
+    expected = min(int(stream.frames * SAMPLE_RATE / stream.rate), MAX_PREALLOCATED_S * SAMPLE_RATE)
+    out = np.empty((channels, expected + 64), np.float32)
+    filled = read = 0
+    nonfinite = False
+    for block in chain(stream.blocks, [None] if resampler else []):
+        if block is None:  # flush the resampler
+            block = resampler.resample_chunk(np.zeros((0, channels), np.float32), last=True)
+        else:
+            read += len(block)
+            if stream.channels > 2:
+                block = block.mean(axis=1, keepdims=True)
+            if not np.isfinite(block).all():
+                nonfinite = True
+                block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+            if resampler:
+                block = resampler.resample_chunk(block, last=False)
+        if filled + len(block) > out.shape[1]:  # longer than the header said: grow
+            grown = np.empty((channels, max(2 * out.shape[1], filled + len(block))), np.float32)
+            grown[:, :filled] = out[:, :filled]
+            out = grown
+        out[:, filled:filled + len(block)] = block.T
+        filled += len(block)
+    if not filled:
+        raise AudioError(path, f"no audio samples at {SAMPLE_RATE} Hz (header says {stream.rate} Hz)"
+                         if read else "no audio samples")
+    if stream.channels > 2:
+        log.warning("%s: %d channels mixed down to mono", path, stream.channels)
+    if nonfinite:
+        log.warning("%s: NaN or infinite samples set to 0", path)
+    out = out[:, :filled] if out.shape[1] - filled <= 64 else out[:, :filled].copy()
+    return np.clip(out, -1.0, 1.0, out=out)
+
+
+def decode(path: Path) -> tuple[np.ndarray, _Stream]:
     """Decode with libsndfile, falling back to FFmpeg (PyAV) for what it cannot read (M4A, ...).
 
-    Returns samples (channels, n) float32 at the source rate, the rate and a codec name.
+    Returns samples (channels, n) float32 at 16 kHz and the opened stream's format.
     """
-    try:
-        return _read_soundfile(path)
-    except AudioError:
-        raise
-    except Exception as sf_exc:  # libsndfile could not read it: try FFmpeg
+    causes = []
+    for opener in (_open_soundfile, _open_av):
         try:
-            return _read_av(path)
-        except AudioError:
+            with opener(path) as stream:
+                return _resampled(path, stream), stream
+        except (AudioError, MemoryError):
             raise
-        except Exception as av_exc:
-            cause = str(sf_exc).splitlines()[0] if str(sf_exc) else type(sf_exc).__name__
-            av_cause = str(av_exc).splitlines()[0] if str(av_exc) else type(av_exc).__name__
-            raise AudioError(path, f"not a readable audio file ({cause}; {av_cause})") from None
+        except Exception as exc:  # this decoder could not read it: try the next
+            causes.append(_first_line(exc))
+    raise AudioError(path, f"not a readable audio file ({'; '.join(causes)})")
 
 
 def load_audio(path: str | Path) -> Audio:
@@ -117,29 +183,13 @@ def load_audio(path: str | Path) -> Audio:
         sha = file_sha256(path)
     except PermissionError:
         raise AudioError(path, "permission denied") from None
-    samples, rate, codec = decode(path)
-    if samples.shape[1] == 0:
-        raise AudioError(path, "no audio samples")
-    if rate < MIN_SOURCE_RATE:
-        raise AudioError(path, f"sample rate {rate} Hz is below {MIN_SOURCE_RATE} Hz")
-    source_channels = samples.shape[0]
-    if source_channels > 2:
-        log.warning("%s: %d channels mixed down to mono", path, samples.shape[0])
-        samples = samples.mean(axis=0, keepdims=True)
-    if not np.isfinite(samples).all():
-        log.warning("%s: NaN or infinite samples set to 0", path)
-        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-    if rate != SAMPLE_RATE:
-        samples = soxr.resample(samples.T, rate, SAMPLE_RATE, quality="HQ").T
-        if samples.shape[1] == 0:  # a few samples at a rate a damaged header made huge
-            raise AudioError(path, f"no audio samples at {SAMPLE_RATE} Hz (header says {rate} Hz)")
-    samples = np.ascontiguousarray(np.clip(samples, -1.0, 1.0), dtype=np.float32)
+    samples, stream = decode(path)
     info = AudioInfo(
         path=str(path),
         sha256=sha,
-        codec=codec,
-        sample_rate=rate,
-        channels=source_channels,
+        codec=stream.codec,
+        sample_rate=stream.rate,
+        channels=stream.channels,
         duration_s=samples.shape[1] / SAMPLE_RATE,
     )
     return Audio(info, samples, SAMPLE_RATE)

@@ -27,6 +27,7 @@ MERGE_BLOCKS = 3  # ...at most this many, spread over the call
 ECHO_OVER_BLEED = 0.25  # speech correlates with itself up to ~0.1 at lags of 20 ms and more: a late peak below
 # this share of the bleed's peak (under the minimum delay) is that bleed's own periodicity, not an echo
 MIN_VOTE_FRAMES = 10  # a local speaker is mapped to a call speaker on at least this many solo frames
+BLOCK = 1 << 20  # samples per step of the whole-call sums and the echo canceller
 MAYBE_OVERLAP = 0.25  # coarse pass: two speakers this likely at once call for the chunks between
 
 
@@ -64,13 +65,25 @@ def remove_bleed(
 
 
 def channel_correlation(samples: np.ndarray) -> float:
-    """Pearson correlation of the two channels (1.0: a duplicated mono signal)."""
-    a, b = samples[0].astype(np.float64), samples[1].astype(np.float64)
-    a, b = a - a.mean(), b - b.mean()
-    denom = np.sqrt((a * a).sum() * (b * b).sum())
-    if denom == 0:  # a silent channel: the same signal only when both are
-        return 1.0 if not (a.any() or b.any()) else 0.0
-    return float((a * b).sum() / denom)
+    """Pearson correlation of the two channels (1.0: a duplicated mono signal), summed in blocks."""
+    n = samples.shape[1]
+    sa = sb = saa = sbb = sab = 0.0
+    for s in range(0, n, BLOCK):
+        a, b = samples[0, s:s + BLOCK].astype(np.float64), samples[1, s:s + BLOCK].astype(np.float64)
+        sa, sb, saa, sbb, sab = sa + a.sum(), sb + b.sum(), saa + a @ a, sbb + b @ b, sab + a @ b
+    var_a, var_b = max(saa - sa * sa / n, 0.0), max(sbb - sb * sb / n, 0.0)
+    if var_a * var_b == 0:  # a silent channel: the same signal only when both are
+        return 1.0 if not (saa or sbb) else 0.0
+    return float((sab - sa * sb / n) / np.sqrt(var_a * var_b))
+
+
+def channel_energy(samples: np.ndarray) -> np.ndarray:
+    """Sum of squares of each channel, shape (channels,), in float64 over blocks."""
+    energy = np.zeros(samples.shape[0])
+    for s in range(0, samples.shape[1], BLOCK):
+        block = samples[:, s:s + BLOCK].astype(np.float64)
+        energy += (block * block).sum(axis=1)
+    return energy
 
 
 def cross_correlation(a: np.ndarray, b: np.ndarray, max_lag: int, chunk: int = 1 << 16) -> np.ndarray:
@@ -101,7 +114,7 @@ def find_echo(samples: np.ndarray, config: DiarizationConfig) -> Echo | None:
     """
     if samples.shape[0] != 2 or channel_correlation(samples) >= config.duplicate_channel_corr:
         return None
-    energy = (samples.astype(np.float64) ** 2).sum(axis=1)
+    energy = channel_energy(samples)
     if not energy.min():
         return None
     max_lag = round(config.echo_max_delay_ms * SAMPLE_RATE / 1000)
@@ -118,12 +131,13 @@ def find_echo(samples: np.ndarray, config: DiarizationConfig) -> Echo | None:
 
 
 def cancel_echo(samples: np.ndarray, echo: Echo) -> np.ndarray:
-    """The samples with the echo subtracted from its channel: a one-tap canceller, shape kept."""
+    """Subtract the echo from its channel in place (a one-tap canceller, block by block); returns ``samples``."""
     delay = round(echo.delay_s * SAMPLE_RATE)
-    gain = np.sign(echo.correlation) * 10 ** (echo.gain_db / 20)
-    out = samples.copy()
-    out[echo.channel, delay:] -= (gain * samples[1 - echo.channel, :samples.shape[1] - delay]).astype(out.dtype)
-    return out
+    gain = np.float32(np.sign(echo.correlation) * 10 ** (echo.gain_db / 20))
+    target, source = samples[echo.channel, delay:], samples[1 - echo.channel]
+    for s in range(0, target.size, BLOCK):
+        target[s:s + BLOCK] -= gain * source[s:s + BLOCK][:target.size - s]
+    return samples
 
 
 def echo_note(echo: Echo) -> str:

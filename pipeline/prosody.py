@@ -82,11 +82,14 @@ def inside(times: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
 
 
 def _blocks(x: np.ndarray, centres: np.ndarray, length: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Frames of ``length`` samples centred on ``centres`` (zeros beyond the signal), as (first index,
-    frames of shape (up to ``_BLOCK_FRAMES``, length)) blocks."""
-    padded = np.pad(x, (length // 2, length))
+    """Frames of ``length`` samples starting ``length // 2`` before ``centres`` (zeros beyond the signal), as
+    (first index, frames of shape (up to ``_BLOCK_FRAMES``, length)) blocks."""
+    offsets = np.arange(length) - length // 2
     for b in range(0, len(centres), _BLOCK_FRAMES):
-        yield b, padded[centres[b:b + _BLOCK_FRAMES, None] + np.arange(length)]
+        index = centres[b:b + _BLOCK_FRAMES, None] + offsets
+        inside = (index >= 0) & (index < len(x))
+        frames = x[np.clip(index, 0, len(x) - 1)]
+        yield b, frames if inside.all() else np.where(inside, frames, x.dtype.type(0))
 
 
 def levels_db(x: np.ndarray, centres: np.ndarray, *, frame_length: int) -> np.ndarray:
@@ -261,11 +264,14 @@ def analyze(audio: Audio, alignment: Alignment, config: ProsodyConfig) -> CallPr
     hop, half = round(sr * config.hop_ms / 1000), level_frame_length(config, sr) // 2
     centres = np.arange(half, audio.samples.shape[1] - half, hop)  # level frames wholly inside the call
     times = centres / sr
-    mix = audio.mono()
+    mix = None  # the channel mix, made once if a speaker has no channel of their own
     speakers, tracks = {}, {}
     for spk, spans in solo_spans(alignment.segments).items():
         channel = alignment.channel_of.get(spk)
-        x = audio.samples[channel] if channel is not None and audio.channels > 1 else mix
+        if channel is not None and audio.channels > 1:
+            x = audio.samples[channel]
+        else:
+            x = mix = audio.mono() if mix is None else mix
         mine = inside(times, spans)
         levels, f0 = speaker_track(x, centres[mine], sample_rate=sr, config=config)
         speakers[spk] = speaker_figures(levels, f0, config=config)

@@ -10,6 +10,7 @@ import numpy as np
 from pipeline.config import AsrConfig
 from pipeline.errors import ModelError
 from pipeline.types import Transcript, Word
+from pipeline.vad import SAMPLE_RATE, block_bounds, frame_db
 
 BUNDLED = "bundled"
 
@@ -63,8 +64,9 @@ def model_for(config: AsrConfig):
     return load_whisper(config.model, config.device, config.compute_type, config.cpu_threads)
 
 
-def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: int) -> list[Word]:
-    """Words of one signal, shape (n,) float32 at 16 kHz, tagged with ``channel``."""
+def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: int,
+                       offset_s: float = 0.0) -> list[Word]:
+    """Words of one signal, shape (n,) float32 at 16 kHz, tagged with ``channel``, times shifted by ``offset_s``."""
     segments, _ = model.transcribe(
         samples,
         language=config.language,
@@ -74,9 +76,9 @@ def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: i
         condition_on_previous_text=config.condition_on_previous_text,
         temperature=list(config.temperatures),
     )
-    duration = samples.shape[-1] / 16000
+    duration = samples.shape[-1] / SAMPLE_RATE
     return [
-        Word(min(w.start, duration), min(max(w.end, w.start), duration), w.word.strip(),
+        Word(offset_s + min(w.start, duration), offset_s + min(max(w.end, w.start), duration), w.word.strip(),
              float(w.probability), channel)
         for seg in segments
         for w in seg.words or ()
@@ -87,13 +89,15 @@ def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: i
 def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool) -> Transcript:
     """Transcribe a call: each channel apart when ``per_channel``, else the channel mix.
 
-    ``samples`` has shape (channels, n). Words come back sorted by start time.
+    ``samples`` has shape (channels, n). A long call is transcribed in the VAD's blocks (``vad.block_bounds``,
+    cut at quiet points), so the recognizer's features and memory stay those of one block. Words come
+    back sorted by start time.
     """
-    if per_channel:
-        words = [w for ch in range(samples.shape[0])
-                 for w in transcribe_channel(model, samples[ch], config, ch)]
-    else:
-        mix = samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
-        words = transcribe_channel(model, np.ascontiguousarray(mix), config, -1)
+    signals = [(ch, samples[ch]) for ch in range(samples.shape[0])] if per_channel else [(-1, samples)]
+    words = []
+    for channel, x in signals:
+        for lo, hi in block_bounds(frame_db(x), samples.shape[1]):
+            block = x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0)
+            words += transcribe_channel(model, np.ascontiguousarray(block), config, channel, lo / SAMPLE_RATE)
     words.sort(key=lambda w: (w.start, w.end))
     return Transcript(tuple(words), config.model, config.compute_type, config.language or "auto")

@@ -10,10 +10,17 @@ from pipeline.types import Span
 
 SAMPLE_RATE = 16000
 FRAME = 160  # 10 ms
+BLOCK_S = 300.0  # Silero's block: its input and activations stay this size
+SEARCH_S = 30.0  # a block ends at the quietest point this close before its nominal end
+CUT_S = 0.3  # ... averaged over this long
+LEVEL_BLOCK = 1 << 16  # frames per step of frame_db
 
 
 def speech_spans(samples: np.ndarray, config: VadConfig) -> tuple[Span, ...]:
     """Speech regions of one channel.
+
+    Silero runs over blocks of about ``BLOCK_S``, each cut at the quietest stretch near its nominal
+    end, so memory stays in the block however long the call; spans meeting at a cut are joined.
 
     Parameters
     ----------
@@ -32,33 +39,58 @@ def speech_spans(samples: np.ndarray, config: VadConfig) -> tuple[Span, ...]:
         min_silence_duration_ms=config.min_silence_duration_ms,
         speech_pad_ms=config.speech_pad_ms,
     )
-    stamps = get_speech_timestamps(np.ascontiguousarray(samples, np.float32), options)
-    spans = tuple(Span(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps)
-    return refine_edges(spans, samples, search_s=config.edge_search_ms / 1000,
+    level = frame_db(samples)
+    min_gap_s = config.min_silence_duration_ms / 1000
+    spans: list[Span] = []
+    for lo, hi in block_bounds(level, samples.size):
+        stamps = get_speech_timestamps(np.ascontiguousarray(samples[lo:hi], np.float32), options)
+        block_spans = [Span((lo + s["start"]) / SAMPLE_RATE, (lo + s["end"]) / SAMPLE_RATE) for s in stamps]
+        if spans and block_spans and block_spans[0].start - spans[-1].end < min_gap_s:
+            block_spans[0] = Span(spans.pop().start, block_spans[0].end)  # speech running across the cut
+        spans += block_spans
+    return refine_edges(tuple(spans), level, search_s=config.edge_search_ms / 1000,
                         floor_margin_db=config.edge_floor_margin_db,
-                        peak_drop_db=config.edge_peak_drop_db,
-                        min_gap_s=config.min_silence_duration_ms / 1000)
+                        peak_drop_db=config.edge_peak_drop_db, min_gap_s=min_gap_s)
+
+
+def block_bounds(level: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """Sample bounds of the VAD blocks: each ends at the quietest ``CUT_S`` within ``SEARCH_S`` before
+    its nominal end of ``BLOCK_S`` after its start, the level ``frame_db`` of the signal of ``n`` samples."""
+    block, search, cut = (round(x * SAMPLE_RATE / FRAME) for x in (BLOCK_S, SEARCH_S, CUT_S))
+    smooth = np.convolve(level, np.ones(cut) / cut, mode="same")
+    bounds, start = [], 0
+    while start + block + search < len(level):
+        lo = start + block - search
+        end = lo + int(np.argmin(smooth[lo:start + block]))
+        bounds.append((start * FRAME, end * FRAME))
+        start = end
+    return [*bounds, (start * FRAME, n)]
 
 
 def frame_db(samples: np.ndarray, frame: int = FRAME) -> np.ndarray:
-    """RMS level in dBFS of consecutive 10 ms frames, shape (frames,)."""
+    """RMS level in dBFS of consecutive 10 ms frames, shape (frames,), of one channel (n,) or of the mix of
+    channels (channels, n); computed in blocks of frames."""
     n = samples.shape[-1] // frame
-    x = samples[: n * frame].reshape(n, frame).astype(np.float64)
-    return 10 * np.log10(np.mean(x * x, axis=1) + 1e-12)
+    level = np.empty(n)
+    for a in range(0, n, LEVEL_BLOCK):
+        b = min(n, a + LEVEL_BLOCK)
+        x = samples[..., a * frame:b * frame]
+        x = (x.mean(axis=0) if x.ndim == 2 else x).reshape(b - a, frame).astype(np.float64)
+        level[a:b] = 10 * np.log10(np.mean(x * x, axis=1) + 1e-12)
+    return level
 
 
-def refine_edges(spans: tuple[Span, ...], samples: np.ndarray, *, search_s: float,
+def refine_edges(spans: tuple[Span, ...], level: np.ndarray, *, search_s: float,
                  floor_margin_db: float, peak_drop_db: float, min_gap_s: float) -> tuple[Span, ...]:
     """Move each span's edges to where the signal level crosses a per-span threshold.
 
-    Silero decides in 32 ms steps, pads, and bridges short pauses; speech starts and ends where
-    the level rises above ``max(noise floor + floor_margin_db, span peak - peak_drop_db)``,
-    searched within ``search_s`` of each edge, and a span splits where the level stays below
-    that threshold for ``min_gap_s`` or more. A span with no frame above it is dropped.
+    ``level`` is the channel's ``frame_db``. Silero decides in 32 ms steps, pads, and bridges short
+    pauses; speech starts and ends where the level rises above ``max(noise floor + floor_margin_db,
+    span peak - peak_drop_db)``, searched within ``search_s`` of each edge, and a span splits where the
+    level stays below that threshold for ``min_gap_s`` or more. A span with no frame above it is dropped.
     """
     if not spans:
         return spans
-    level = frame_db(samples)
     frame_s = FRAME / SAMPLE_RATE
     floor = float(np.percentile(level, 10))
     search = round(search_s / frame_s)
