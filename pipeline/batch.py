@@ -3,7 +3,8 @@
 A call is analyzed again only when its bytes (sha256), its metadata or the fingerprint of the
 settings and models that shape its results changed. Each result lands whole (``store.write_call``)
 and is then catalogued in one transaction; a failure is recorded with its stage and cause and the
-run goes on. Progress goes through a hook; nothing here prints.
+run goes on. A full or read-only output and a model that cannot load would fail every call alike:
+they stop the run instead. Progress goes through a hook; nothing here prints.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from importlib import metadata as dist
 from pathlib import Path
 from typing import Any, Literal
+
+import duckdb
 
 from pipeline import __version__, archive, catalog
 from pipeline.audio import file_sha256
@@ -38,6 +41,7 @@ from pipeline.errors import (
     StageError,
 )
 from pipeline.metadata import CallMetadata
+from pipeline.store import REFUSALS, refused
 
 LOCK = ".callscope.lock"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -183,11 +187,13 @@ def init_worker(config: Config, threads: int, parent_pid: int) -> None:
     torch.set_num_threads(threads)
     from pipeline.transcribe import model_for
 
-    model_for(config.asr)
+    with suppress(ModelError):  # raised again by the first call, which stops the run; here it would break the pool
+        model_for(config.asr)
 
 
 def analyze_one(call: archive.CallFile, config: Config, out_dir: Path, fprint: str) -> CallOutcome:
-    """Analyze and write one call; a ``CallscopeError`` becomes a failed outcome."""
+    """Analyze and write one call; a ``CallscopeError`` becomes a failed outcome, except ``OutputError`` and
+    ``ModelError``, which are raised: they fail the run."""
     from pipeline.runner import analyze_call
     from pipeline.store import call_document, write_call
 
@@ -195,9 +201,10 @@ def analyze_one(call: archive.CallFile, config: Config, out_dir: Path, fprint: s
     try:
         result = analyze_call(call.path, config, call_id=call.call_id, metadata=call_metadata(call))
         write_call(result, out_dir, annotate(call_document(result), call, fprint))
+    except (OutputError, ModelError):
+        raise
     except CallscopeError as exc:
-        stage = exc.stage if isinstance(exc, StageError) else {AudioError: "decode", ModelError: "model"}.get(
-            type(exc), "analyze")
+        stage = exc.stage if isinstance(exc, StageError) else "decode" if isinstance(exc, AudioError) else "analyze"
         cause = exc.cause if isinstance(exc, StageError | AudioError) else str(exc)
         return CallOutcome(call.call_id, str(call.path), "failed", 0.0, time.perf_counter() - t0, stage, cause)
     return CallOutcome(call.call_id, str(call.path), "analyzed", result.audio.duration_s, time.perf_counter() - t0)
@@ -205,8 +212,12 @@ def analyze_one(call: archive.CallFile, config: Config, out_dir: Path, fprint: s
 
 def _analyze_all(todo: list[archive.CallFile], config: Config, out_dir: Path, fprint: str, workers: int,
                  threads: int) -> Iterator[CallOutcome]:
-    """Outcomes in completion order from ``workers`` spawned processes."""
+    """Outcomes in completion order from ``workers`` spawned processes; ``OutputError`` and ``ModelError``
+    from a worker are raised."""
     import multiprocessing
+
+    if not todo:
+        return
 
     with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=init_worker,
                              initargs=(config, threads, os.getpid())) as pool:
@@ -217,6 +228,8 @@ def _analyze_all(todo: list[archive.CallFile], config: Config, out_dir: Path, fp
                 call = futures[future]
                 try:
                     yield future.result()
+                except (OutputError, ModelError):
+                    raise
                 except Exception as exc:  # a crashed worker or a bug: this call fails, the run goes on
                     cause = ("the worker process died (out of memory?)" if isinstance(exc, BrokenProcessPool)
                              else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
@@ -237,6 +250,8 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
     The summary (also ``DIR/_runs/<run_id>.json`` and the catalog's ``runs`` and ``errors``) counts
     calls found, analyzed, skipped (unchanged) and failed, with each failure's file, stage and cause.
     Raises ``BusyError`` when another run holds ``out_dir`` and ``ConfigError`` for a bad archive.
+    ``OutputError`` (``out_dir`` full or read-only) and ``ModelError`` stop the run at once: what has
+    landed is kept and catalogued (by the next run where the catalog refused it), a rerun resumes.
     """
     archive_dir, out_dir = Path(archive_dir), Path(out_dir)
     if not archive_dir.is_dir():
@@ -248,9 +263,28 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
     with run_lock(out_dir):
         con = catalog.connect(out_dir)
         try:
-            return _run(con, archive_dir, out_dir, config, workers, threads, since, hook, stop, t0)
+            with _refusals(out_dir):
+                return _run(con, archive_dir, out_dir, config, workers, threads, since, hook, stop, t0)
+        except (OutputError, ModelError) as exc:
+            raise type(exc)(f"{exc}; the run stopped, results written so far are kept: run again to resume") from exc
         finally:
             con.close()
+
+
+@contextmanager
+def _refusals(out_dir: Path) -> Iterator[None]:
+    """A run summary or catalog write refused by a full or read-only ``out_dir`` as ``OutputError``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in REFUSALS:
+            raise
+        raise refused(out_dir, exc.errno) from exc
+    except duckdb.Error as exc:  # DuckDB names the cause only in its message
+        err = next((err for err in REFUSALS if os.strerror(err) in str(exc)), None)
+        if err is None:
+            raise
+        raise refused(out_dir, err) from exc
 
 
 def _run(con, archive_dir: Path, out_dir: Path, config: Config, workers: int, threads: int,
@@ -282,6 +316,11 @@ def _run(con, archive_dir: Path, out_dir: Path, config: Config, workers: int, th
             catalog.write_run(out_dir, run)
             catalog.ingest_run(con, run)
 
+    def finish(status: str) -> None:
+        run["status"], run["finished_at"], run["seconds"] = status, _now(), round(time.perf_counter() - t0, 3)
+        catalog.write_run(out_dir, run)
+        catalog.ingest_run(con, run)
+
     catalog.write_run(out_dir, run)
     catalog.ingest_run(con, run)
     done, failures = catalog.call_keys(con), catalog.known_failures(con)
@@ -304,18 +343,19 @@ def _run(con, archive_dir: Path, out_dir: Path, config: Config, workers: int, th
     if hook:
         hook("start", None, completed=0, total=len(todo))
     try:
-        for i, outcome in enumerate(_analyze_all(todo, config, out_dir, fprint, workers, threads) if todo else ()):
-            if outcome.status == "analyzed":
-                catalog.ingest_call(con, out_dir / outcome.call_id)
-            record(outcome)
-            if hook:
-                hook("call", outcome, completed=i + 1, total=len(todo))
-            if stop and (signum := stop()):  # between calls: never inside a catalog transaction
-                raise Interrupted(signum)
-        run["status"] = "done"
-    finally:
-        run["status"] = run["status"] if run["status"] == "done" else "interrupted"
-        run["finished_at"], run["seconds"] = _now(), round(time.perf_counter() - t0, 3)
-        catalog.write_run(out_dir, run)
-        catalog.ingest_run(con, run)
+        # closed on the way out: calls not yet started are cancelled, the ones in progress end first
+        with closing(_analyze_all(todo, config, out_dir, fprint, workers, threads)) as outcomes:
+            for i, outcome in enumerate(outcomes):
+                if outcome.status == "analyzed":
+                    catalog.ingest_call(con, out_dir / outcome.call_id)
+                record(outcome)
+                if hook:
+                    hook("call", outcome, completed=i + 1, total=len(todo))
+                if stop and (signum := stop()):  # between calls: never inside a catalog transaction
+                    raise Interrupted(signum)
+    except BaseException:
+        with suppress(OSError, duckdb.Error):  # the output may be what failed: the next run marks it interrupted
+            finish("interrupted")
+        raise
+    finish("done")
     return run

@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 
 CATALOG = "_catalog.duckdb"
 RUNS = "_runs"
-RETRIED_STAGES = ("write", "worker", "read")  # failures that may pass on a second try
+RETRIED_STAGES = ("write", "worker", "read", "model")  # failures that may pass on a second try ("model": older runs)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -65,6 +67,19 @@ def connect(out_dir: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
     return con
 
 
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The block in one transaction, rolled back when it raises. A COMMIT that fails (a full or read-only
+    disk) ends the transaction itself, and its error is the one that surfaces."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def _metric_rows(call_id: str, speaker: str | None, kind: str, values: dict[str, Any]) -> list[tuple]:
     return [(call_id, speaker, kind, name, pos,
              None if isinstance(v, str | bool) or v is None else float(v), v if isinstance(v, str) else None)
@@ -85,8 +100,7 @@ def ingest_call(con: duckdb.DuckDBPyConnection, call_dir: Path) -> None:
         metrics += _metric_rows(cid, s["id"], "score", {k: v["value"] for k, v in s["scores"].items()})
     events = [(cid, i, e["type"], e["start"], e["end"], e["by"], e["of"], e.get("gave_way"), e.get("yield_s"),
                e.get("repeated")) for i, e in enumerate(doc["events"])]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with _transaction(con):
         for table in CALL_TABLES:
             con.execute(f"DELETE FROM {table} WHERE call_id = ?", [cid])
         con.execute("INSERT INTO calls VALUES (" + ", ".join(["?"] * 20) + ")", [
@@ -102,24 +116,18 @@ def ingest_call(con: duckdb.DuckDBPyConnection, call_dir: Path) -> None:
             con.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", metrics)
         if events:
             con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def forget_call(con: duckdb.DuckDBPyConnection, call_id: str) -> None:
     """Drop a call whose directory is gone, in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    for table in CALL_TABLES:
-        con.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
-    con.execute("COMMIT")
+    with _transaction(con):
+        for table in CALL_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
 
 
 def ingest_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
     """Replace one run's row and its errors with the run document, in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with _transaction(con):
         con.execute("DELETE FROM runs WHERE run_id = ?", [run["run_id"]])
         con.execute("DELETE FROM errors WHERE run_id = ?", [run["run_id"]])
         con.execute("INSERT INTO runs VALUES (" + ", ".join(["?"] * 16) + ")", [
@@ -130,18 +138,18 @@ def ingest_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
             con.executemany("INSERT INTO errors VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
                 (run["run_id"], e["call_id"], e["file"], e["stage"], e["cause"], e["sha256"], e["fingerprint"],
                  e["metadata_sha256"]) for e in run["errors"]])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def write_run(out_dir: Path, run: dict[str, Any]) -> None:
-    """``DIR/_runs/<run_id>.json``, replaced atomically."""
+    """``DIR/_runs/<run_id>.json``, replaced atomically; its bytes reach the disk before its name does, so
+    a crash or a file system gone read-only leaves the previous summary, never an empty file."""
     folder = out_dir / RUNS
     folder.mkdir(exist_ok=True)
     tmp = folder / f".{run['run_id']}.json.tmp"
-    tmp.write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(run, indent=1) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, folder / f"{run['run_id']}.json")
 
 
@@ -151,9 +159,12 @@ def _call_dirs(out_dir: Path) -> dict[str, Path]:
 
 
 def _tidy(out_dir: Path) -> None:
-    """Undo what a killed write left: temporary directories go; a result moved aside comes back."""
+    """Undo what a killed or refused write left: temporary directories and run files go; a result moved
+    aside comes back."""
     for p in out_dir.glob(".*.tmp"):
         shutil.rmtree(p, ignore_errors=True)
+    for p in (out_dir / RUNS).glob(".*.tmp"):
+        p.unlink()
     for old in out_dir.glob(".*.old"):
         final = out_dir / old.name[1:-4]
         if final.exists():
@@ -180,7 +191,11 @@ def reconcile(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
         forget_call(con, call_id)
     known = dict(con.execute("SELECT run_id, status FROM runs").fetchall())
     for path in sorted((out_dir / RUNS).glob("*.json")):
-        run = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            run = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:  # damaged by hand, or cut short by a crash before summaries were synced
+            log.warning("%s: run summary unreadable (%s); skipped", path, exc)
+            continue
         if run["status"] == "running":
             run["status"] = "interrupted"
             write_run(out_dir, run)

