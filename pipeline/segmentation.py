@@ -180,10 +180,12 @@ def local_activity(wav: np.ndarray, starts_s: np.ndarray) -> LocalActivity:
     model = load_segmenter()
     size = int(CHUNK_S * SAMPLE_RATE)
     starts = np.round(np.asarray(starts_s, float) * SAMPLE_RATE).astype(int)
-    padded = np.pad(wav.astype(np.float32), (0, size))
     out = [np.zeros((0, model.frames, 3))]
     for i in range(0, len(starts), BATCH):
-        chunk = np.stack([padded[s : s + size] for s in starts[i : i + BATCH]])[:, None]
+        chunk = np.zeros((len(starts[i : i + BATCH]), 1, size), np.float32)
+        for row, s in zip(chunk, starts[i : i + BATCH], strict=True):
+            piece = wav[s : s + size]
+            row[0, :piece.size] = piece
         logp = model.session.run(None, {"audio": chunk})[0]  # (batch, frames, 7) log-probabilities
         out.append(np.exp(logp) @ POWERSET)
     return LocalActivity(np.concatenate(out), starts / SAMPLE_RATE, model.step_s, model.offset_s)

@@ -17,6 +17,9 @@ import numpy as np
 from pipeline.errors import ModelError
 
 TRUNK_FRAMES = 200  # CAM++ trunk pieces: 2 s of features, an even count (the trunk halves the rate)
+TRUNK_GROUP = 128  # pieces whose trunk frames are held at once (256 s of speech)
+FBANK_WINDOW, FBANK_HOP = 400, 160  # samples of a filterbank frame and of its hop
+FBANK_BLOCK = 6000  # filterbank frames computed at a time (60 s)
 CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 
 
@@ -104,41 +107,75 @@ class CamPlusPlus:
         self.dense = model.xvector.dense
 
     def features(self, wav: np.ndarray) -> np.ndarray:
+        """Kaldi filterbanks (25 ms frames, 10 ms hop), computed ``FBANK_BLOCK`` frames at a time: each frame
+        depends on its own samples only, so the blocks join exactly and memory stays in the block."""
         import torch
         import torchaudio.compliance.kaldi as kaldi
 
-        if wav.size < 400:
+        if wav.size < FBANK_WINDOW:
             return np.zeros((0, 80), np.float32)
-        x = torch.from_numpy(np.ascontiguousarray(wav, np.float32))[None]
-        return kaldi.fbank(x, num_mel_bins=80, sample_frequency=16000, dither=0.0).numpy()
+        n = 1 + (wav.size - FBANK_WINDOW) // FBANK_HOP
+        out = np.empty((n, 80), np.float32)
+        for a in range(0, n, FBANK_BLOCK):
+            b = min(n, a + FBANK_BLOCK)
+            x = np.ascontiguousarray(wav[a * FBANK_HOP:(b - 1) * FBANK_HOP + FBANK_WINDOW], np.float32)
+            out[a:b] = kaldi.fbank(torch.from_numpy(x)[None], num_mel_bins=80, sample_frequency=16000,
+                                   dither=0.0).numpy()
+        return out
 
     def embed(self, feats: np.ndarray, starts: np.ndarray, window: int, batch: int = 16) -> np.ndarray:
         """Frame-level trunk once over the features, in mean-normalised pieces of ``TRUNK_FRAMES``;
         then the statistics (mean, std) of each window's trunk frames through the embedding layer.
 
         Overlapping windows share their trunk frames, so the cost is that of the speech once,
-        not once per window (half, at a hop of half the window).
+        not once per window (half, at a hop of half the window). The pieces are independent: the
+        windows starting in each ``TRUNK_GROUP`` of pieces are pooled from those pieces' trunk frames
+        (and the next few, which their ends reach), so memory stays in the group however long the call.
         """
+        import torch
+
+        reach = -(-window // TRUNK_FRAMES)  # pieces past its own that a window may end in
+        n_pieces = -(-feats.shape[0] // TRUNK_FRAMES)
+        parts, order = [], []
+        with torch.inference_mode():
+            for p0 in range(0, n_pieces, TRUNK_GROUP):
+                base = p0 * TRUNK_FRAMES
+                mine = np.flatnonzero((starts >= base) & (starts < base + TRUNK_GROUP * TRUNK_FRAMES))
+                if mine.size:
+                    end = min(n_pieces, p0 + TRUNK_GROUP + reach) * TRUNK_FRAMES
+                    parts.append(self._pool(self._trunk(feats[base:end], batch), starts[mine] - base, window))
+                    order.append(mine)
+        out = np.empty((len(starts), parts[0].shape[1]), np.float32)
+        for mine, part in zip(order, parts, strict=True):
+            out[mine] = part
+        return out
+
+    def _trunk(self, feats: np.ndarray, batch: int):
+        """Trunk frames (channels, time at half the feature rate), float64, of ``feats`` cut into pieces."""
         import torch
 
         pieces = [feats[i : i + TRUNK_FRAMES] for i in range(0, feats.shape[0], TRUNK_FRAMES)]
         pieces = [p - p.mean(axis=0) for p in pieces]
         full = [p for p in pieces if p.shape[0] == TRUNK_FRAMES]
-        with torch.inference_mode():
-            out = [self.trunk(torch.from_numpy(np.stack(full[i : i + batch]))) for i in range(0, len(full), batch)]
-            frames = [o.permute(1, 0, 2).reshape(o.shape[1], -1) for o in out]  # (channels, time) each
-            if len(pieces) > len(full):
-                frames.append(self.trunk(torch.from_numpy(pieces[-1][None]))[0])
-            h = torch.cat(frames, dim=1).double()  # trunk frames at half the feature rate
-            sums = torch.nn.functional.pad(torch.cumsum(h, 1), (1, 0))
-            squares = torch.nn.functional.pad(torch.cumsum(h * h, 1), (1, 0))
-            lo = torch.as_tensor(starts // 2)
-            hi = torch.clamp(torch.as_tensor(-(-(starts + window) // 2)), max=h.shape[1])
-            count = (hi - lo).clamp(min=2).double()
-            mean = (sums[:, hi] - sums[:, lo]) / count
-            var = ((squares[:, hi] - squares[:, lo]) - count * mean**2) / (count - 1)
-            stats = torch.cat([mean, var.clamp(min=0).sqrt()]).T.float()  # (windows, 2 x channels)
-            return self.dense(stats).numpy()
+        out = [self.trunk(torch.from_numpy(np.stack(full[i : i + batch]))) for i in range(0, len(full), batch)]
+        frames = [o.permute(1, 0, 2).reshape(o.shape[1], -1) for o in out]  # (channels, time) each
+        if len(pieces) > len(full):
+            frames.append(self.trunk(torch.from_numpy(pieces[-1][None]))[0])
+        return torch.cat(frames, dim=1).double()
+
+    def _pool(self, h, starts: np.ndarray, window: int) -> np.ndarray:
+        """Embeddings of the windows of ``window`` feature frames at ``starts`` over trunk frames ``h``."""
+        import torch
+
+        sums = torch.nn.functional.pad(torch.cumsum(h, 1), (1, 0))
+        squares = torch.nn.functional.pad(torch.cumsum(h * h, 1), (1, 0))
+        lo = torch.as_tensor(starts // 2)
+        hi = torch.clamp(torch.as_tensor(-(-(starts + window) // 2)), max=h.shape[1])
+        count = (hi - lo).clamp(min=2).double()
+        mean = (sums[:, hi] - sums[:, lo]) / count
+        var = ((squares[:, hi] - squares[:, lo]) - count * mean**2) / (count - 1)
+        stats = torch.cat([mean, var.clamp(min=0).sqrt()]).T.float()  # (windows, 2 x channels)
+        return self.dense(stats).numpy()
 
 
 ENCODERS = {"resemblyzer": Resemblyzer, "campplus": CamPlusPlus}

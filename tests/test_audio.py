@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 
+from pipeline import audio as audio_module
 from pipeline.audio import SAMPLE_RATE, load_audio
 from pipeline.errors import AudioError
 
@@ -126,3 +128,45 @@ def test_low_rate_and_non_finite(tmp_path):
     x[300] = np.inf
     sf.write(tmp_path / "nan.wav", x, 16000, subtype="FLOAT")
     assert np.isfinite(load_audio(tmp_path / "nan.wav").samples).all()
+
+
+@pytest.mark.parametrize(("suffix", "rate", "channels"), [("flac", 8000, 2), ("wav", 16000, 1), ("m4a", 44100, 2),
+                                                          ("wav", 48000, 6)])
+def test_block_decoding_equals_decoding_whole(tmp_path, suffix, rate, channels):
+    """Many decode blocks long, across libsndfile and FFmpeg, resampled or not, mixed down or not: the
+    samples equal one resampling of the whole file."""
+    seconds = 4 * audio_module.BLOCK_FRAMES / rate + 0.37
+    rng = np.random.default_rng(rate)
+    x = (0.3 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * rate)) / rate)[:, None]
+         + rng.normal(0, 0.05, (int(seconds * rate), channels))).astype(np.float32)
+    path = tmp_path / f"long.{suffix}"
+    if suffix == "m4a":
+        import av
+
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream("aac", rate=rate, layout="stereo")
+            for i in range(0, len(x), 1024):
+                frame = av.AudioFrame.from_ndarray(x[i:i + 1024].T.copy(), format="fltp", layout="stereo")
+                frame.rate = rate
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        with av.open(str(path)) as container:
+            x = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1).T
+    else:
+        sf.write(path, x, rate, subtype="PCM_16" if suffix == "flac" else "FLOAT")
+        x = sf.read(path, dtype="float32", always_2d=True)[0]
+    if channels > 2:
+        x = x.mean(axis=1, keepdims=True)
+    whole = np.clip(soxr.resample(x, rate, SAMPLE_RATE, quality="HQ") if rate != SAMPLE_RATE else x, -1, 1).T
+    audio = load_audio(path)
+    assert audio.samples.shape == whole.shape
+    assert np.array_equal(audio.samples, whole) if suffix != "m4a" else np.abs(audio.samples - whole).max() < 1e-4
+
+
+def test_a_recording_longer_than_its_header_says_is_decoded_whole(tmp_path):
+    """A stream whose header understates its length (a recorder that never rewrote it) grows its buffer."""
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (3 * audio_module.BLOCK_FRAMES + 5, 2)).astype(np.float32)
+    blocks = iter(np.array_split(x, 4))
+    stream = audio_module._Stream(8000, 2, "test", 100, blocks)
+    out = audio_module._resampled(tmp_path / "x.wav", stream)
+    assert np.array_equal(out, soxr.resample(x, 8000, SAMPLE_RATE, quality="HQ").T)
