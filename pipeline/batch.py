@@ -106,10 +106,7 @@ def metadata_sha256(call: archive.CallFile) -> str:
 def call_metadata(call: archive.CallFile) -> CallMetadata:
     """The archive's metadata of a call as the analysis takes it: its channel roles decide who the
     agent is, so that roles and scores agree."""
-    data = call.metadata
-    return CallMetadata(call_id=call.call_id, agent_id=data.get("agent_id"), started_at=data.get("started_at"),
-                        queue=data.get("queue"), direction=data.get("direction"),
-                        channel_roles=dict(enumerate(data.get("channel_roles") or [])))
+    return CallMetadata.from_fields({**call.metadata, "call_id": call.call_id})
 
 
 def annotate(document: dict[str, Any], call: archive.CallFile, fprint: str) -> dict[str, Any]:
