@@ -10,9 +10,7 @@ rejected with a one-line cause.
 from __future__ import annotations
 
 import csv
-import json
 import os
-import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -21,12 +19,9 @@ from typing import Any
 
 from pipeline.config import ArchiveConfig
 from pipeline.errors import ConfigError, MetadataError
+from pipeline.metadata import FIELDS, call_id_for, read_sidecar, sidecar_path, validate_metadata
 
 MANIFEST = "calls.csv"
-FIELDS = ("call_id", "agent_id", "started_at", "queue", "direction", "channel_roles")
-DIRECTIONS = ("inbound", "outbound")
-ROLES = ("agent", "customer", "unknown")
-CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # (offset, bytes) of the containers the decoders read
 MAGIC = ((0, b"RIFF"), (0, b"RF64"), (0, b"fLaC"), (0, b"OggS"), (0, b"ID3"), (0, b"FORM"), (0, b"caff"),
          (0, b".snd"), (0, b"#!AMR"), (0, b"\x1a\x45\xdf\xa3"), (0, b"\x30\x26\xb2\x75"), (4, b"ftyp"))
@@ -87,39 +82,6 @@ def parse_date(text: str, name: str = "date") -> date:
         raise ConfigError(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def validate_metadata(raw: dict[str, Any], where: str) -> dict[str, Any]:
-    """Check and normalise metadata fields; ``MetadataError`` naming ``where`` and the field."""
-    unknown = sorted(set(raw) - set(FIELDS))
-    if unknown:
-        raise MetadataError(f"{where}: unknown field {', '.join(map(repr, unknown))} (valid: {', '.join(FIELDS)})")
-    out: dict[str, Any] = dict.fromkeys(FIELDS)
-    for key, value in raw.items():
-        if value is None or value == "":
-            continue
-        if key == "channel_roles":
-            roles = value.split(";") if isinstance(value, str) else value
-            if isinstance(roles, dict) and set(map(str, roles)) <= {"0", "1"}:  # {"0": "agent", ...}
-                roles = [roles.get(str(ch), roles.get(ch, "unknown")) for ch in range(max(map(int, roles)) + 1)]
-            if not isinstance(roles, list) or not 1 <= len(roles) <= 2 or any(r not in ROLES for r in roles):
-                raise MetadataError(f"{where}: channel_roles {value!r} is not a list of 1-2 of {', '.join(ROLES)}")
-            out[key] = list(roles)
-            continue
-        if not isinstance(value, str):
-            raise MetadataError(f"{where}: {key} {value!r} is not a string")
-        if key == "call_id" and not CALL_ID.fullmatch(value):
-            raise MetadataError(f"{where}: call_id {value!r} must be letters, digits, '.', '_' or '-', "
-                                "starting with a letter or digit")
-        if key == "direction" and value not in DIRECTIONS:
-            raise MetadataError(f"{where}: direction {value!r} is not one of {', '.join(DIRECTIONS)}")
-        if key == "started_at":
-            try:
-                value = datetime.fromisoformat(value).isoformat()
-            except ValueError:
-                raise MetadataError(f"{where}: started_at {value!r} is not an ISO 8601 time") from None
-        out[key] = value
-    return out
-
-
 def read_manifest(archive: Path) -> dict[Path, dict[str, str]]:
     """Rows of ``ARCHIVE/calls.csv`` by resolved file path; ``ConfigError`` when its header is wrong."""
     path = archive / MANIFEST
@@ -140,17 +102,10 @@ def read_manifest(archive: Path) -> dict[Path, dict[str, str]]:
 
 
 def _metadata(path: Path, row: dict[str, str] | None) -> dict[str, Any]:
-    raw: dict[str, Any] = dict(row or {})
-    sidecar = path.with_name(path.name + ".json")
-    if sidecar.is_file():
-        try:
-            doc = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MetadataError(f"{sidecar}: not readable JSON ({str(exc).splitlines()[0]})") from None
-        if not isinstance(doc, dict):
-            raise MetadataError(f"{sidecar}: expected a JSON object")
-        raw |= doc
-    return validate_metadata(raw, str(sidecar if sidecar.is_file() else path))
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return validate_metadata(row or {}, str(path))
+    return validate_metadata({**(row or {}), **read_sidecar(sidecar)}, str(sidecar))
 
 
 def _candidates(archive: Path, config: ArchiveConfig) -> tuple[list[Path], list[tuple[Path, str]], list[Rejected]]:
@@ -203,9 +158,7 @@ def scan(archive: str | Path, config: ArchiveConfig, since: date | None = None) 
         mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(microsecond=0)
         try:
             metadata = _metadata(path, manifest.get(path.resolve()))
-            call_id = metadata.pop("call_id") or path.stem
-            if not CALL_ID.fullmatch(call_id):
-                raise MetadataError(f"{path}: the file name is not a valid call id; give call_id in a sidecar")
+            call_id = call_id_for(path, metadata.pop("call_id"))
             if call_id in owner:
                 raise MetadataError(f"{path}: call_id {call_id!r} is already used by {owner[call_id]}")
         except MetadataError as exc:

@@ -106,10 +106,7 @@ def metadata_sha256(call: archive.CallFile) -> str:
 def call_metadata(call: archive.CallFile) -> CallMetadata:
     """The archive's metadata of a call as the analysis takes it: its channel roles decide who the
     agent is, so that roles and scores agree."""
-    data = call.metadata
-    return CallMetadata(call_id=call.call_id, agent_id=data.get("agent_id"), started_at=data.get("started_at"),
-                        queue=data.get("queue"), direction=data.get("direction"),
-                        channel_roles=dict(enumerate(data.get("channel_roles") or [])))
+    return CallMetadata.from_fields({**call.metadata, "call_id": call.call_id})
 
 
 def annotate(document: dict[str, Any], call: archive.CallFile, fprint: str) -> dict[str, Any]:
@@ -126,6 +123,8 @@ def run_lock(out_dir: Path) -> Iterator[None]:
         out_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
+        if exc.errno in REFUSALS:
+            raise refused(out_dir, exc.errno) from None
         raise OutputError(f"{out_dir}: output directory not writable ({exc.strerror or exc})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -135,8 +134,9 @@ def run_lock(out_dir: Path) -> Iterator[None]:
         raise BusyError(f"{out_dir} is in use by another callscope run ({holder}); "
                         "wait for it to end or choose another --out") from None
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} since {_now()}\n".encode())
+        with catalog.refusals(out_dir):  # a full disk may take the holder's line
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} since {_now()}\n".encode())
         yield
     finally:
         os.close(fd)
@@ -250,8 +250,9 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
     The summary (also ``DIR/_runs/<run_id>.json`` and the catalog's ``runs`` and ``errors``) counts
     calls found, analyzed, skipped (unchanged) and failed, with each failure's file, stage and cause.
     Raises ``BusyError`` when another run holds ``out_dir`` and ``ConfigError`` for a bad archive.
-    ``OutputError`` (``out_dir`` full or read-only) and ``ModelError`` stop the run at once: what has
-    landed is kept and catalogued (by the next run where the catalog refused it), a rerun resumes.
+    ``OutputError`` (``out_dir`` full or read-only, from the start or partway) and ``ModelError`` stop the
+    run at once: what has landed is kept and catalogued (by the next run where the catalog refused it),
+    a rerun resumes.
     """
     archive_dir, out_dir = Path(archive_dir), Path(out_dir)
     if not archive_dir.is_dir():
@@ -260,31 +261,11 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
     threads = threads_per_worker(workers)
     if config.asr.cpu_threads == 0:
         config = with_overrides(config, "asr", cpu_threads=threads)
-    with run_lock(out_dir):
-        con = catalog.connect(out_dir)
-        try:
-            with _refusals(out_dir):
-                return _run(con, archive_dir, out_dir, config, workers, threads, since, hook, stop, t0)
-        except (OutputError, ModelError) as exc:
-            raise type(exc)(f"{exc}; the run stopped, results written so far are kept: run again to resume") from exc
-        finally:
-            con.close()
-
-
-@contextmanager
-def _refusals(out_dir: Path) -> Iterator[None]:
-    """A run summary or catalog write refused by a full or read-only ``out_dir`` as ``OutputError``."""
     try:
-        yield
-    except OSError as exc:
-        if exc.errno not in REFUSALS:
-            raise
-        raise refused(out_dir, exc.errno) from exc
-    except duckdb.Error as exc:  # DuckDB names the cause only in its message
-        err = next((err for err in REFUSALS if os.strerror(err) in str(exc)), None)
-        if err is None:
-            raise
-        raise refused(out_dir, err) from exc
+        with run_lock(out_dir), closing(catalog.connect(out_dir)) as con, catalog.refusals(out_dir):
+            return _run(con, archive_dir, out_dir, config, workers, threads, since, hook, stop, t0)
+    except (OutputError, ModelError) as exc:
+        raise type(exc)(f"{exc}; the run stopped, results written so far are kept: run again to resume") from exc
 
 
 def _run(con, archive_dir: Path, out_dir: Path, config: Config, workers: int, threads: int,

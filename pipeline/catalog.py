@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import duckdb
 
 from pipeline.errors import ConfigError
+from pipeline.store import REFUSALS, refused
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +55,68 @@ CALL_TABLES = ("calls", "speakers", "metrics", "events")
 
 
 def connect(out_dir: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open ``DIR/_catalog.duckdb`` (created when writable); ``ConfigError`` when absent or busy."""
+    """Open ``DIR/_catalog.duckdb`` (created when writable); ``ConfigError`` when absent or busy,
+    ``OutputError`` when DIR is full or read-only."""
     path = Path(out_dir) / CATALOG
     if read_only and not path.is_file():
         raise ConfigError(f"{out_dir}: no catalog here ({CATALOG}); run `callscope run` into it first")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        if read_only:
+            return duckdb.connect(str(path), read_only=True)
+        with refusals(out_dir):
+            return _open_writable(path)
     except duckdb.IOException as exc:
         raise ConfigError(f"{path}: catalog busy or unreadable ({str(exc).splitlines()[0]}); "
                           "a run may be writing it: try again when it ends") from None
-    if not read_only:
-        con.execute(SCHEMA)
+
+
+def _open_writable(path: Path) -> duckdb.DuckDBPyConnection:
+    """The catalog with its tables. One it could not finish creating is removed: left, it would be
+    unreadable to every later run."""
+    new = not path.exists()
+    try:
+        con = duckdb.connect(str(path))
+        try:
+            con.execute(SCHEMA)
+        except BaseException:
+            con.close()
+            raise
+    except BaseException:
+        if new:
+            path.unlink(missing_ok=True)
+            Path(f"{path}.wal").unlink(missing_ok=True)
+        raise
     return con
+
+
+@contextmanager
+def refusals(out_dir: str | Path) -> Iterator[None]:
+    """A write refused by a full or read-only ``out_dir`` as the ``OutputError`` of the run: an ``OSError``
+    of ``REFUSALS``, a DuckDB error naming one in its message, or one naming no cause while ``out_dir``
+    refuses a write tried then."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in REFUSALS:
+            raise
+        raise refused(out_dir, exc.errno) from exc
+    except duckdb.Error as exc:  # e.g. "Could not write file ...: No space left on device", "fsync failed!"
+        err = next((err for err in REFUSALS if os.strerror(err) in str(exc)), None) or _refusal(out_dir)
+        if err is None:
+            raise
+        raise refused(out_dir, err) from exc
+
+
+def _refusal(out_dir: str | Path) -> int | None:
+    """The ``REFUSALS`` errno that a write into ``out_dir`` meets now, None when it lands (an unnamed file)."""
+    try:
+        with tempfile.TemporaryFile(dir=out_dir) as probe:
+            probe.write(b"\n")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        return exc.errno if exc.errno in REFUSALS else None
+    return None
 
 
 @contextmanager

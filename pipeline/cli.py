@@ -12,8 +12,8 @@ import click
 
 from pipeline import __version__
 from pipeline.config import load_config, with_overrides
-from pipeline.errors import CallscopeError, ConfigError, Interrupted
-from pipeline.metadata import sidecar_for
+from pipeline.errors import CallscopeError, ConfigError, Interrupted, MetadataError
+from pipeline.metadata import call_id_for, check_call_id, sidecar_for
 
 log = logging.getLogger("callscope")
 
@@ -46,9 +46,15 @@ def analyze(call_audio: Path, out_dir: Path, config_path: Path | None, diarizati
         config = load_config(config_path)
         if diarization:
             config = with_overrides(config, "diarization", method=diarization)
-        metadata = sidecar_for(call_audio)  # <audio>.json beside the recording, if any
     except ConfigError as exc:
         click.echo(f"callscope: config error: {exc}", err=True)
+        sys.exit(2)
+    try:  # checked as `callscope run` checks it
+        metadata = sidecar_for(call_audio)  # <audio>.json beside the recording, if any
+        given = check_call_id(call_id, "--call-id") if call_id else metadata and metadata.call_id
+        call_id = call_id_for(call_audio, given)
+    except MetadataError as exc:
+        click.echo(f"callscope: metadata error: {exc}", err=True)
         sys.exit(2)
 
     def hook(stage: str, seconds: float) -> None:

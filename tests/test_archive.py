@@ -1,6 +1,7 @@
 """Archive discovery and metadata, the run fingerprint and lock, export cell rules: no models needed."""
 
 import json
+import re
 import threading
 import time
 from datetime import date
@@ -9,10 +10,11 @@ import pytest
 import soundfile as sf
 
 from pipeline import batch
-from pipeline.archive import CallFile, scan, validate_metadata
+from pipeline.archive import CallFile, scan
 from pipeline.config import ArchiveConfig, Config, with_overrides
 from pipeline.errors import BusyError, ConfigError, MetadataError
 from pipeline.export import number, redact, safe_text
+from pipeline.metadata import metadata_from_dict, validate_metadata
 
 from .conftest import tone
 
@@ -189,9 +191,36 @@ def test_usage_errors_exit_2(tmp_path, args, match):
 
 
 def test_channel_roles_as_a_list_or_a_mapping_mean_the_same():
-    from pipeline.metadata import metadata_from_dict
-
     listed = validate_metadata({"channel_roles": ["agent", "customer"]}, "x.json")
     mapped = validate_metadata({"channel_roles": {"0": "agent", "1": "customer"}}, "x.json")
     assert listed["channel_roles"] == mapped["channel_roles"] == ["agent", "customer"]
     assert metadata_from_dict({"channel_roles": ["agent", "customer"]}).channel_roles == {0: "agent", 1: "customer"}
+
+
+@pytest.mark.parametrize(
+    ("name", "sidecar", "match"),
+    [
+        ("escape.wav", {"call_id": "../escape"}, r"call_id '../escape' must be letters"),
+        ("sideways.wav", {"direction": "sideways"}, r"direction 'sideways' is not one of inbound, outbound"),
+        ("yesterday.wav", {"started_at": "yesterday"}, r"started_at 'yesterday' is not an ISO 8601 time"),
+        ("three.wav", {"channel_roles": {"2": "agent"}}, r"channel_roles .* is not a list of 1-2"),
+        ("appel d'été.wav", None, r"the file name is not a valid call id; give call_id in a sidecar"),
+    ],
+)
+def test_analyze_rejects_what_run_rejects_in_the_same_line(tmp_path, name, sidecar, match):
+    """One validator for both commands: ``analyze`` took these sidecars and file names as they were."""
+    from .test_cli import callscope
+
+    audio = wav(tmp_path / "archive" / name)
+    if sidecar is not None:
+        (tmp_path / "archive" / f"{name}.json").write_text(json.dumps(sidecar))
+    config = tmp_path / "fast.yaml"
+    config.write_text("archive:\n  settle_s: 0.1\n")
+    run = callscope("run", tmp_path / "archive", "--out", tmp_path / "out", "--config", config)
+    assert run.returncode == 1, run.stderr
+    [summary] = (tmp_path / "out" / "_runs").glob("*.json")
+    [error] = json.loads(summary.read_text())["errors"]
+    assert error["stage"] == "metadata" and re.search(match, error["cause"])
+    one = callscope("analyze", audio, "--out", tmp_path / "one")
+    assert one.returncode == 2 and one.stderr == f"callscope: metadata error: {error['cause']}\n"
+    assert not (tmp_path / "one").exists() and not (tmp_path / "escape").exists()

@@ -60,3 +60,11 @@ def test_unwritable_output_is_one_line(tmp_path):
     proc = callscope("analyze", SAMPLES / "delivery_mono.wav", "--out", blocker / "sub")
     assert proc.returncode == 1
     assert len(proc.stderr.strip().splitlines()) == 1 and "stage write failed" in proc.stderr
+
+
+def test_a_call_id_that_is_no_directory_name_is_refused(tmp_path):
+    proc = callscope("analyze", SAMPLES / "delivery_mono.wav", "--out", tmp_path / "out", "--call-id", "../escape")
+    assert proc.returncode == 2 and proc.stderr == (
+        "callscope: metadata error: --call-id: call_id '../escape' must be letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit\n")
+    assert not (tmp_path / "escape").exists() and not (tmp_path / "out").exists()

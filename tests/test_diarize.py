@@ -343,3 +343,18 @@ def test_campplus_windows_pooled_from_the_trunk_equal_the_whole_model():
     with torch.inference_mode():
         whole = model.eval()(torch.from_numpy(pieces)).numpy()
     assert np.abs(pooled - whole).max() < 1e-3 * np.abs(whole).max()
+
+
+def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatch):
+    """Filterbanks in blocks and windows pooled group by group equal one pass over the whole signal."""
+    from pipeline import speaker_encoder
+
+    encoder = speaker_encoder.load_encoder("campplus")
+    wav = load_audio(SAMPLES / "delivery_mono.wav").samples[0]
+    feats = encoder.features(wav)
+    starts = np.arange(0, feats.shape[0] - 100, 50)
+    grouped = encoder.embed(feats, starts, 100)
+    monkeypatch.setattr(speaker_encoder, "FBANK_BLOCK", 777)
+    monkeypatch.setattr(speaker_encoder, "TRUNK_GROUP", 1)  # every window's end runs into the next piece
+    assert np.array_equal(encoder.features(wav), feats)
+    assert np.abs(encoder.embed(feats, starts, 100) - grouped).max() < 1e-5 * np.abs(grouped).max()

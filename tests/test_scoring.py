@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import cues, roles, scoring, store
 from pipeline.config import ComponentConfig, Config, CuesConfig, config_from_dict, with_overrides
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, MetadataError
 from pipeline.metadata import CallMetadata, load_metadata, metadata_from_dict
 from pipeline.types import Alignment, AttributedWord, SpeakerSegment
 
@@ -127,11 +127,11 @@ def test_metadata_loads_and_rejects_in_one_line(tmp_path):
     meta = metadata_from_dict({"call_id": "c1", "agent_id": "a7", "channel_roles": {"0": "agent", "1": "customer"}})
     assert meta == CallMetadata(call_id="c1", agent_id="a7", channel_roles={0: "agent", 1: "customer"})
     bad = tmp_path / "call.wav.json"
-    for text, match in [("{not json", "cannot read metadata"), ('{"agent": 1}', "unknown key 'agent'"),
-                        ('{"channel_roles": {"0": "boss"}}', "channel_roles entry '0'"), ("[]", "JSON object"),
-                        ('{"queue": 5}', "queue must be text")]:
+    for text, match in [("{not json", "not readable JSON"), ('{"agent": 1}', "unknown field 'agent'"),
+                        ('{"channel_roles": {"0": "boss"}}', "channel_roles {'0': 'boss'} is not a list"),
+                        ("[]", "JSON object"), ('{"queue": 5}', "queue 5 is not a string")]:
         bad.write_text(text)
-        with pytest.raises(ConfigError, match=match) as err:
+        with pytest.raises(MetadataError, match=match) as err:
             load_metadata(bad)
         assert str(bad) in str(err.value) and "\n" not in str(err.value)
 
