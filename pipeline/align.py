@@ -103,15 +103,19 @@ def build_turns(words: tuple[AttributedWord, ...], segments: tuple[SpeakerSegmen
             open_run[word.speaker] = [word]
             runs.append(open_run[word.speaker])
 
-    by_speaker: dict[str, list[SpeakerSegment]] = defaultdict(list)
+    edges: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))  # sorted starts, ends
     for seg in segments:
-        by_speaker[seg.speaker].append(seg)
+        edges[seg.speaker][0].append(seg.start)
+        edges[seg.speaker][1].append(seg.end)
+    for starts, ends in edges.values():
+        starts.sort()
+        ends.sort()
     turns = []
     for run in runs:
         start, end = run[0].start, run[-1].end
-        own = by_speaker[run[0].speaker]
-        near_start = [s.start for s in own if abs(s.start - start) <= TURN_SNAP_S]
-        near_end = [s.end for s in own if abs(s.end - end) <= TURN_SNAP_S]
+        own_starts, own_ends = edges[run[0].speaker]
+        near_start = _within(own_starts, start, TURN_SNAP_S)
+        near_end = _within(own_ends, end, TURN_SNAP_S)
         if near_start:
             start = min(near_start, key=lambda t: abs(t - start))
         if near_end:
@@ -120,6 +124,12 @@ def build_turns(words: tuple[AttributedWord, ...], segments: tuple[SpeakerSegmen
                           " ".join(w.text for w in run)))
     turns.sort(key=lambda t: (t.start, t.end))
     return tuple(turns)
+
+
+def _within(values: list[float], x: float, reach: float) -> list[float]:
+    """The values of sorted ``values`` within ``reach`` of ``x``."""
+    lo, hi = bisect.bisect_left(values, x - reach - 1e-9), bisect.bisect_right(values, x + reach + 1e-9)
+    return [v for v in values[lo:hi] if abs(v - x) <= reach]
 
 
 def align(transcript: Transcript, diarization: Diarization, config: AlignConfig) -> Alignment:

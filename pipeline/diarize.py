@@ -403,14 +403,16 @@ def diarize_embedding(
         return Diarization("embedding", ())
     encoder = load_encoder(config.encoder)
     feats = encoder.features(samples)  # (frames, dim) at 100 frames/s
-    speech = np.flatnonzero(spans_to_mask(spans, feats.shape[0], FRAME_S))
+    n_total = feats.shape[0]
+    speech = np.flatnonzero(spans_to_mask(spans, n_total, FRAME_S))
     if speech.size < config.min_segment_s / FRAME_S:
         return Diarization("embedding", ())
+    feats = feats[speech]  # speech frames only from here on
 
     # windows over speech-only frames: (windows, embedding size)
     window = max(1, round(config.window_s / FRAME_S))
     hop = max(1, round(config.hop_s / FRAME_S))
-    raw, starts = embed_windows(encoder, feats[speech], window, hop)
+    raw, starts = embed_windows(encoder, feats, window, hop)
     window = min(window, speech.size)
 
     labels = cluster(raw, config)
@@ -420,7 +422,7 @@ def diarize_embedding(
     labels = merge_small_clusters(embeddings, labels, min_windows, keep)
     if not config.num_speakers and labels.max() > 0:
         frame_labels = np.argmax(frame_scores(embeddings, labels, starts, window, speech.size), axis=1)
-        labels = merge_same_speaker(encoder, feats[speech], frame_labels, labels,
+        labels = merge_same_speaker(encoder, feats, frame_labels, labels,
                                     config.merge_threshold, keep)
 
     # frame-level re-segmentation: (speech_frames, k)
@@ -429,7 +431,6 @@ def diarize_embedding(
     penalty[1:][np.diff(speech) > 1] *= GAP_SWITCH_DISCOUNT
     path = viterbi(scores, penalty)
 
-    n_total = feats.shape[0]
     labels_full = np.full(n_total, -1)
     labels_full[speech] = path
     k = int(labels.max()) + 1

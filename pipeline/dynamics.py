@@ -330,6 +330,25 @@ def _in_order(needle: Sequence[str], hay: Sequence[str]) -> bool:
     return all(tok in it for tok in needle)
 
 
+def _content_before(words: Sequence[AttributedWord], i: int, n: int) -> list[str]:
+    """The last ``n`` content tokens (function words left out) of ``words[:i]``; fewer when there are not so many."""
+    out: list[str] = []
+    while i > 0 and len(out) < n:
+        i -= 1
+        out[:0] = [t for t in _normal_words(words[i].text) if t not in FUNCTION_WORDS]
+    return out[-n:]
+
+
+def _tokens_from(words: Sequence[AttributedWord], i: int, n: int) -> list[str]:
+    """The first ``n`` tokens of ``words[i:]``."""
+    out: list[str] = []
+    for w in words[i:]:
+        if len(out) >= n:
+            break
+        out += _normal_words(w.text)
+    return out[:n]
+
+
 def outcomes(cuts: Sequence[Event], claims: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
              bridge_s: float, repeat_words: int, repeat_window_words: int) -> tuple[Event, ...]:
     """Interruptions with their outcome.
@@ -342,6 +361,7 @@ def outcomes(cuts: Sequence[Event], claims: Sequence[SpeakerSegment], words: Seq
     overlap; None with fewer content words before the onset.
     """
     own, spoken = _by_speaker(spurts(claims, bridge_s)), _by_speaker(words)
+    starts = {spk: [w.start for w in mine] for spk, mine in spoken.items()}
     out = []
     for cut in cuts:
         mine, theirs = _spurt_at(own[cut.by], cut.start + 1e-9), _spurt_at(own[cut.of], cut.start)
@@ -349,10 +369,10 @@ def outcomes(cuts: Sequence[Event], claims: Sequence[SpeakerSegment], words: Seq
         if abs(mine.end - theirs.end) > SAME_END_S:
             gave_way, stop = (cut.of, theirs.end) if theirs.end < mine.end else (cut.by, mine.end)
             yield_s = stop - cut.start
-        said = spoken.get(cut.of, [])
-        before = [t for w in said if w.start < cut.start for t in _normal_words(w.text) if t not in FUNCTION_WORDS]
-        after = [t for w in said if w.start >= cut.end for t in _normal_words(w.text)][:repeat_window_words]
-        repeated = _in_order(before[-repeat_words:], after) if len(before) >= repeat_words else None
+        said, at = spoken.get(cut.of, []), starts.get(cut.of, [])
+        before = _content_before(said, bisect.bisect_left(at, cut.start), repeat_words)
+        after = _tokens_from(said, bisect.bisect_left(at, cut.end), repeat_window_words)
+        repeated = _in_order(before, after) if len(before) >= repeat_words else None
         out.append(dataclasses.replace(cut, gave_way=gave_way, yield_s=yield_s, repeated=repeated))
     return tuple(out)
 
@@ -390,7 +410,16 @@ def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
 
 def stories(turns: Sequence[SpeakerSegment], cuts: Sequence[Event]) -> tuple[SpeakerSegment, ...]:
     """Whole turns that no other speaker interrupted (backchannels and short early starts allowed)."""
-    return tuple(t for t in turns if not any(c.of == t.speaker and t.start <= c.start < t.end for c in cuts))
+    onsets: dict[str | None, list[float]] = defaultdict(list)  # interruption onsets by whom they cut into
+    for c in sorted(cuts, key=lambda c: c.start):
+        onsets[c.of].append(c.start)
+
+    def cut_into(t: SpeakerSegment) -> bool:
+        at = onsets.get(t.speaker, [])
+        i = bisect.bisect_left(at, t.start)
+        return i < len(at) and at[i] < t.end
+
+    return tuple(t for t in turns if not cut_into(t))
 
 
 def talk_inside(span: SpeakerSegment, segments: Iterable[SpeakerSegment]) -> float:

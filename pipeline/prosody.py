@@ -281,6 +281,8 @@ def analyze(audio: Audio, alignment: Alignment, config: ProsodyConfig) -> CallPr
     turns = []
     for turn in alignment.turns:
         t, st, db = tracks.get(turn.speaker, (np.zeros(0), np.zeros(0), np.zeros(0)))
+        lo, hi = np.searchsorted(t, [turn.start, turn.end])  # the turn's frames: times ascend
+        t, st, db = t[lo:hi], st[lo:hi], db[lo:hi]
         contour, final = turn_contour(t, st, Span(turn.start, turn.end), config=config)
         loudness, _ = turn_contour(t, db, Span(turn.start, turn.end), config=config)
         turns.append(TurnContour(turn.speaker, turn.start, turn.end, contour, final, loudness))

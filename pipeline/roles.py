@@ -52,6 +52,11 @@ def assign(alignment: Alignment, cues: CallCues, config: RolesConfig,
         return from_channels(alignment.channel_of, channel_roles, "metadata")
     if alignment.channel_of and config.channel_roles:
         return from_channels(alignment.channel_of, dict(enumerate(config.channel_roles)), "config")
+    return from_evidence(alignment, cues, config)
+
+
+def from_evidence(alignment: Alignment, cues: CallCues, config: RolesConfig) -> dict[str, RoleAssignment]:
+    """Roles from what each speaker said (the module docstring), whatever channel map there is."""
     points = agent_evidence(alignment, cues, config)
     if not points:
         return {}
@@ -61,3 +66,16 @@ def assign(alignment: Alignment, cues: CallCues, config: RolesConfig,
     sure = confidence >= config.min_confidence
     return {spk: RoleAssignment(("agent" if spk == ranked[0] else "customer") if sure else "unknown",
                                 confidence, "evidence", points[spk]) for spk in points}
+
+
+def map_doubt(assigned: Mapping[str, RoleAssignment], by_words: Mapping[str, RoleAssignment],
+              channel_of: Mapping[str, int]) -> str | None:
+    """A note when a channel map calls customer the speaker whom the words name the agent at
+    ``min_confidence`` or above (a recorder that swapped its channels, or a wrong sidecar); else None.
+    The map's roles stand: the note tells the analyst to check them."""
+    agent = next((spk for spk, r in by_words.items() if r.role == "agent"), None)
+    mapped = assigned.get(agent)
+    if mapped is None or mapped.source == "evidence" or mapped.role != "customer":
+        return None
+    return (f"roles: the {mapped.source} channel map makes channel {channel_of[agent]} the customer, but its words "
+            f"are the agent's (confidence {by_words[agent].confidence:.2f}): channels swapped?")

@@ -117,6 +117,8 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
         said = cues.analyze(alignment, rec.info.duration_s, config.cues, config.dynamics.question_words)
     with _stage("score", call_id, timings, hook):
         who = roles.assign(alignment, said, config.roles, metadata.channel_roles if metadata else None)
+        if doubt := roles.map_doubt(who, roles.from_evidence(alignment, said, config.roles), alignment.channel_of):
+            diar = dataclasses.replace(diar, notes=(*diar.notes, doubt))
         trends, scores = scoring.analyze(alignment, conversation, voices, said, rec.info.duration_s, config.scoring)
     timings["total"] = time.perf_counter() - t0
     return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, voices, measured, timings,

@@ -115,6 +115,12 @@ def test_roles_from_words_and_channel_maps():
     said_cues = cues.analyze(stereo, 9.0, CuesConfig(), ())
     mapped = roles.assign(stereo, said_cues, Config().roles, {0: "agent", 1: "customer"})
     assert mapped["S2"].role == "agent" and mapped["S2"].source == "metadata"
+    by_words = roles.from_evidence(stereo, said_cues, Config().roles)
+    assert roles.map_doubt(mapped, by_words, stereo.channel_of) == (
+        f"roles: the metadata channel map makes channel 1 the customer, but its words are the agent's (confidence "
+        f"{by_words['S1'].confidence:.2f}): channels swapped?")
+    right = roles.assign(stereo, said_cues, Config().roles, {1: "agent", 0: "customer"})
+    assert roles.map_doubt(right, by_words, stereo.channel_of) is None
     config = with_overrides(Config(), "roles", channel_roles=["customer"])
     assert {s: r.role for s, r in roles.assign(stereo, said_cues, config.roles).items()} == {
         "S1": "unknown", "S2": "customer"}
