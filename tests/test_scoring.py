@@ -82,6 +82,17 @@ def test_sentiment_thirds_and_quarters():
     assert c.sentiment_q1 < 0 < c.sentiment_q4
 
 
+def test_sentiment_is_the_word_weighted_mean_of_the_sentences_and_does_not_saturate():
+    one = cues.sentiment("The service was great.")
+    assert cues.sentiment("The service was great. " * 300) == pytest.approx(one)  # one text of 1200 words
+    bad = cues.sentiment("The line kept dropping today.")
+    assert cues.sentiment("The service was great. " * 3 + "The line kept dropping today.") == pytest.approx(
+        (3 * 4 * one + 5 * bad) / 17)
+    assert cues.sentiment("...") is None
+    run_on = "the service was great " * 20  # 80 words, no punctuation: two pieces of 40
+    assert cues.sentiment(run_on) == pytest.approx(cues.sentiment("the service was great " * 10))
+
+
 # ---------------------------------------------------------------- scores from figures
 
 
