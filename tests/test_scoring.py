@@ -12,6 +12,7 @@ from pipeline import cues, roles, scoring, store
 from pipeline.config import ComponentConfig, Config, CuesConfig, config_from_dict, with_overrides
 from pipeline.errors import ConfigError, MetadataError
 from pipeline.metadata import CallMetadata, load_metadata, metadata_from_dict
+from pipeline.runner import analyze_call
 from pipeline.types import Alignment, AttributedWord, SpeakerSegment
 
 from . import scripted_calls
@@ -232,3 +233,15 @@ def test_real_call_without_an_agent_has_no_confident_roles(analyzed):
     found = result.assessment.roles
     assert len(found) == 2
     assert all(r.role == "unknown" or r.confidence < Config().roles.min_confidence for r in found.values())
+
+
+def test_a_sidecar_that_swaps_the_roles_is_kept_and_flagged(tmp_path):
+    """The scripted call with the agent on channel 1, and a sidecar that says channel 0: the sidecar's roles
+    stand, and a note says the words disagree."""
+    path = scripted_calls.write("good_stereo_swapped", tmp_path)
+    wrong = CallMetadata(call_id="c1", channel_roles={0: "agent", 1: "customer"})
+    result = analyze_call(path, Config(), metadata=wrong)
+    assert {result.alignment.channel_of[s]: r.role for s, r in result.assessment.roles.items()} == {
+        0: "agent", 1: "customer"}
+    assert any(n.startswith("roles: the metadata channel map makes channel 1 the customer, but its words are the "
+                            "agent's") for n in result.diarization.notes)
