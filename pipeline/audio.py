@@ -86,18 +86,22 @@ def _open_av(path: Path) -> Iterator[_Stream]:
         rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         expected = int(stream.duration * stream.time_base * rate) if stream.duration and stream.time_base else 0
 
+        channels = stream.codec_context.channels
+
         def blocks() -> Iterator[np.ndarray]:
-            resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=rate)
+            # packed float: one plane whatever the channel count (PyAV miscounts the planes of a planar
+            # frame of more than 8 channels and reads past them: a crash of the process)
+            resampler = av.AudioResampler(format="flt", layout=stream.codec_context.layout, rate=rate)
             pending, size = [], 0
             for frame in chain(container.decode(stream), [None]):
                 for out in resampler.resample(frame):
-                    pending.append(out.to_ndarray().T)
+                    pending.append(out.to_ndarray().reshape(-1, out.layout.nb_channels))
                     size += pending[-1].shape[0]
                 if pending and (size >= BLOCK_FRAMES or frame is None):
                     yield np.concatenate(pending).astype(np.float32, copy=False)
                     pending, size = [], 0
 
-        yield _Stream(rate, stream.codec_context.channels, stream.codec_context.name, expected, blocks())
+        yield _Stream(rate, channels, stream.codec_context.name, expected, blocks())
 
 
 def _first_line(exc: Exception) -> str:

@@ -173,6 +173,19 @@ def test_fuzzed_headers_load_or_fail_with_an_audio_error(tmp_path, case):
     assert audio.samples.shape[0] in (1, 2) and np.abs(audio.samples).max() <= 1.0
 
 
+def test_a_header_of_nine_channels_does_not_crash_the_process(tmp_path):
+    """A float WAV whose channel count reads 9 (libsndfile refuses it, FFmpeg reads it): PyAV's planar frames
+    of more than 8 channels crashed the process (found by the fuzz test); decoding goes through packed frames."""
+    path = tmp_path / "nine.wav"
+    sf.write(path, speech()[:4000], 16000, subtype="FLOAT")
+    data = bytearray(path.read_bytes())
+    data[22] = 9  # NumChannels
+    path.write_bytes(bytes(data[:-997]))
+    probe = "import sys; from pipeline.audio import load_audio; print(load_audio(sys.argv[1]).info.channels)"
+    proc = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "9"), proc.stderr[-500:]
+
+
 def test_a_header_with_a_huge_sample_rate_is_an_audio_error(tmp_path):
     """Found by the fuzz test: 4000 samples at a rate of 134 MHz resampled to none at all."""
     path = tmp_path / "rate.wav"
