@@ -3,7 +3,8 @@
 Two espeak-ng voices speak a scripted customer-service call on a timeline with pauses, a
 backchannel overlap, an interruption and a stretch of dead air. Each call is written with its
 truth beside it: ``<name>.truth.json`` (utterances with speaker, start, end, text) and
-``<name>.rttm`` (audible speech of each utterance, inner silences >= 0.2 s cut out).
+``<name>.rttm`` (audible speech of each utterance, inner silences >= 0.2 s cut out). ``calls.csv``
+gives the archive metadata of the calls (agent ids, start times, the stereo channel roles).
 Requires espeak-ng on PATH. Deterministic for a given espeak-ng version.
 
     python scripts/make_samples.py [--out sample_audio]
@@ -12,7 +13,9 @@ Requires espeak-ng on PATH. Deterministic for a given espeak-ng version.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -84,10 +87,23 @@ CALLS = {
     "billing_8k_mulaw": ("mulaw", BILLING),
 }
 
+# the archive's metadata of the samples (sample_audio/calls.csv), as a recording system would export it:
+# Sarah (A-1001) took both billing calls, another agent (A-1002) the delivery call
+MANIFEST = [
+    {"file": "billing_stereo.flac", "agent_id": "A-1001", "started_at": "2026-11-02T09:14:00", "queue": "billing",
+     "direction": "inbound", "channel_roles": "agent;customer"},
+    {"file": "billing_8k_mulaw.wav", "agent_id": "A-1001", "started_at": "2026-11-03T15:40:00", "queue": "billing",
+     "direction": "inbound", "channel_roles": ""},
+    {"file": "delivery_mono.wav", "agent_id": "A-1002", "started_at": "2026-11-03T11:05:00", "queue": "deliveries",
+     "direction": "inbound", "channel_roles": ""},
+]
+
 
 def speak(text: str, voice: tuple[str, int, int]) -> np.ndarray:
     """Render text with espeak-ng and trim it to its audible extent, float32 at 16 kHz."""
     name, speed, pitch = voice
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is not on PATH: apt-get install espeak-ng (.ci/run installs it)")
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "u.wav"
         subprocess.run(
@@ -172,6 +188,14 @@ def write_call(name: str, kind: str, lines: list[Line], out: Path, seed: int) ->
     (out / f"{name}.rttm").write_text("\n".join(rttm) + "\n")
 
 
+def write_manifest(out: Path) -> None:
+    """``calls.csv``: the metadata of every sample call (``callscope run`` reads it)."""
+    with (out / "calls.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(MANIFEST[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(MANIFEST)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "sample_audio")
@@ -180,6 +204,7 @@ def main() -> None:
     for seed, (name, (kind, lines)) in enumerate(CALLS.items()):
         write_call(name, kind, lines, args.out, seed)
         print(f"wrote {args.out / name}")
+    write_manifest(args.out)
 
 
 if __name__ == "__main__":
