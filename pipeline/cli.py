@@ -39,8 +39,8 @@ def main(verbose: int) -> None:
 def analyze(call_audio: Path, out_dir: Path, config_path: Path | None, diarization: str | None,
             call_id: str | None) -> None:
     """Analyze one recorded call into OUT/<call_id>/; metadata from CALL_AUDIO.json if present."""
+    from pipeline.outputs.store import write_call
     from pipeline.runner import analyze_call
-    from pipeline.store import write_call
 
     try:
         config = load_config(config_path)
@@ -82,7 +82,7 @@ def _config_or_exit(config_path: Path | None):
 
 
 def _date(text: str | None, name: str):
-    from pipeline.archive import parse_date
+    from pipeline.nightly.archive import parse_date
 
     try:
         return parse_date(text, name) if text else None
@@ -137,7 +137,7 @@ def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int
     error (OUT full or read-only stops the run), 128 + N stopped by signal N (SIGTERM, SIGINT) after the
     calls in progress.
     """
-    from pipeline.batch import run_archive
+    from pipeline.nightly.batch import run_archive
 
     config = _config_or_exit(config_path)
     request = _StopRequest()
@@ -177,7 +177,7 @@ def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int
 def export(db_dir: Path, level: str, fmt: str, out: Path, date_from: str | None, date_to: str | None,
            agent: str | None, redact: bool, config_path: Path | None) -> None:
     """Write an analysts' report (CSV or Parquet) and its data dictionary (OUT.dictionary.md)."""
-    from pipeline.export import export as write_export
+    from pipeline.reporting.export import export as write_export
 
     config = _config_or_exit(config_path)
     try:
@@ -206,7 +206,7 @@ def report(call_dir: Path | None, out: Path, agent: str | None, db_dir: Path | N
     """
     import json
 
-    from pipeline import report as pages
+    from pipeline.reporting import report as pages
 
     if (call_dir is None) == (agent is None):
         raise click.UsageError("give either CALL_DIR or --agent ID with --db DIR")
@@ -223,8 +223,8 @@ def report(call_dir: Path | None, out: Path, agent: str | None, db_dir: Path | N
         return
     if db_dir is None:
         raise click.UsageError("--agent needs --db DIR")
-    from pipeline.catalog import connect
-    from pipeline.export import build
+    from pipeline.nightly.catalog import connect
+    from pipeline.reporting.export import build
 
     first, last = _date(date_from, "--from"), _date(date_to, "--to")
     try:
@@ -251,8 +251,8 @@ def catalog() -> None:
               help="Output directory of runs.")
 def rebuild(db_dir: Path) -> None:
     """Make the catalog again from the per-call files and run summaries."""
-    from pipeline import catalog as store
-    from pipeline.batch import run_lock
+    from pipeline.nightly import catalog as store
+    from pipeline.nightly.batch import run_lock
 
     try:
         with run_lock(db_dir):

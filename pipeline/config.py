@@ -42,6 +42,7 @@ class AsrConfig:
     vad_filter: bool = True
     condition_on_previous_text: bool = False
     temperatures: tuple[float, ...] = (0.0,)
+    max_compression_ratio: float = 2.4
 
 
 @dataclass(frozen=True)

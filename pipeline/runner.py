@@ -10,23 +10,15 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from pipeline import (
-    acoustics,
-    align,
-    audio,
-    cues,
-    diarize,
-    dynamics,
-    prosody,
-    pyannote_backend,
-    roles,
-    scoring,
-    transcribe,
-    vad,
-)
+from pipeline.audio import decode, echo, vad
 from pipeline.config import Config
+from pipeline.conversation import acoustics, cues, dynamics, prosody, roles, scoring
+from pipeline.diarization import align, channels, embedding, pyannote
 from pipeline.errors import CallscopeError, StageError
 from pipeline.metadata import CallMetadata
+from pipeline.models import asr
+from pipeline.models import pyannote as pyannote_model
+from pipeline.transcription import transcribe
 from pipeline.types import Assessment, CallResult
 
 Hook = Callable[[str, float], None]
@@ -79,30 +71,30 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
     call_id = call_id or (metadata and metadata.call_id) or Path(path).stem
     timings: dict[str, float] = {}
     with _stage("decode", call_id, timings, hook):
-        rec = audio.load_audio(path)
+        rec = decode.load_audio(path)
     with _stage("vad", call_id, timings, hook):
-        echo = diarize.find_echo(rec.samples, config.diarization)  # stereo: one channel repeating the other late
-        if echo:
-            diarize.cancel_echo(rec.samples, echo)
+        found = echo.find_echo(rec.samples, config.diarization)  # stereo: one channel repeating the other late
+        if found:
+            echo.cancel_echo(rec.samples, found)
         channel_spans = [vad.speech_spans(ch, config.vad) for ch in rec.samples]
-        method, checks = diarize.choose_method(rec.samples, channel_spans, config.diarization)
-        checks = (*checks, diarize.echo_note(echo)) if echo else checks
+        method, checks = channels.choose_method(rec.samples, channel_spans, config.diarization)
+        checks = (*checks, echo.echo_note(found)) if found else checks
         mono_spans = (vad.speech_spans(rec.mono(), config.vad)
                       if method == "embedding" and rec.channels > 1 else channel_spans[0])
     with _stage("asr", call_id, timings, hook):
         # models load once per process; a pyannote pipeline that cannot load fails before the ASR
-        diarizer = pyannote_backend.pipeline_for(config.diarization) if method == "pyannote" else None
-        model = transcribe.model_for(config.asr)
+        diarizer = pyannote_model.pipeline_for(config.diarization) if method == "pyannote" else None
+        model = asr.model_for(config.asr)
         transcript = transcribe.transcribe(model, rec.samples, config.asr,
                                            per_channel=method == "channels")
     with _stage("diarize", call_id, timings, hook):
         if method == "channels":
-            diar = diarize.diarize_channels(channel_spans, rec.samples, config.diarization)
+            diar = channels.diarize_channels(channel_spans, rec.samples, config.diarization)
         elif method == "pyannote":  # its own speech detection, over the channel mix
-            diar = pyannote_backend.diarize_pyannote(rec.samples, config.diarization, diarizer)
+            diar = pyannote.diarize_pyannote(rec.samples, config.diarization, diarizer)
         else:
-            diar = diarize.diarize_embedding(rec.mono(), mono_spans, config.diarization)
-        diar = dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=echo)
+            diar = embedding.diarize_embedding(rec.mono(), mono_spans, config.diarization)
+        diar = dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=found)
     with _stage("align", call_id, timings, hook):
         alignment = align.align(transcript, diar, config.align)
     with _stage("dynamics", call_id, timings, hook):

@@ -29,7 +29,7 @@ PROSODY_BUDGET = 0.10  # the prosody stage may cost at most this fraction of the
 
 def build_calls(minutes: float, tmp: Path) -> dict[str, Path]:
     """A mono call from real recordings and a stereo one from the synthetic stereo call."""
-    from pipeline.audio import load_audio
+    from pipeline.audio.decode import load_audio
     from tests.conftest import PYANNOTE_SAMPLE
 
     sources = [PYANNOTE_SAMPLE / "sample.wav", EVAL / "ami" / "dev00.wav",
@@ -49,7 +49,7 @@ def build_calls(minutes: float, tmp: Path) -> dict[str, Path]:
 def run_phase(phase: str, path: Path) -> dict:
     """One measurement in this process: models loaded first, then the timed run."""
     from pipeline.config import Config
-    from pipeline.transcribe import model_for
+    from pipeline.models.asr import model_for
 
     config = Config()
     model = model_for(config.asr)
@@ -65,9 +65,9 @@ def run_phase(phase: str, path: Path) -> dict:
         words = sum(len(s.words or ()) for s in segments)
         result = {"seconds": time.perf_counter() - t0, "words": words}
     else:
+        from pipeline.models.speaker_encoder import load_encoder
+        from pipeline.outputs.store import write_call
         from pipeline.runner import analyze_call
-        from pipeline.speaker_encoder import load_encoder
-        from pipeline.store import write_call
 
         load_encoder(config.diarization.encoder)
         analyze_call(ROOT / "sample_audio" / "delivery_mono.wav", config)  # warm imports

@@ -69,8 +69,9 @@ def load(page: Path, work: Path) -> tuple[float, float, str]:
 
 
 def main() -> None:
-    from pipeline import report, store
     from pipeline.config import Config
+    from pipeline.outputs import store
+    from pipeline.reporting import report
     from pipeline.runner import analyze_call
     from scripts.bench import write_report
 

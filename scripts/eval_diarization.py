@@ -18,11 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import diarize, evaluate, segmentation  # noqa: E402
-from pipeline.audio import load_audio  # noqa: E402
+from pipeline import evaluate  # noqa: E402
+from pipeline.audio.decode import load_audio  # noqa: E402
+from pipeline.audio.vad import speech_spans  # noqa: E402
 from pipeline.config import Config  # noqa: E402
-from pipeline.speaker_encoder import load_encoder  # noqa: E402
-from pipeline.vad import speech_spans  # noqa: E402
+from pipeline.diarization import channels, embedding  # noqa: E402
+from pipeline.models import segmentation  # noqa: E402
+from pipeline.models.speaker_encoder import load_encoder  # noqa: E402
 from scripts.bench import write_report  # noqa: E402
 from tests.conftest import EVAL, PYANNOTE_SAMPLE, SAMPLES  # noqa: E402
 
@@ -67,12 +69,12 @@ def main() -> None:
     for name, path, ref, uem in cases():
         audio = load_audio(path)
         spans = [speech_spans(ch, config.vad) for ch in audio.samples]
-        method, _ = diarize.choose_method(audio.samples, spans, config.diarization)
+        method, _ = channels.choose_method(audio.samples, spans, config.diarization)
         t0 = time.perf_counter()
         if method == "channels":
-            result = diarize.diarize_channels(spans, audio.samples, config.diarization)
+            result = channels.diarize_channels(spans, audio.samples, config.diarization)
         else:
-            result = diarize.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
+            result = embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
                                                config.diarization)
         seconds = time.perf_counter() - t0
         if ref is None:  # speaker count only

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pipeline import acoustics, dynamics
 from pipeline.config import AcousticsConfig, DynamicsConfig
+from pipeline.conversation import acoustics, dynamics
 from pipeline.types import Alignment, AttributedWord, Span, SpeakerSegment
 
 RATE = 16000

@@ -1,8 +1,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.align import align, assign_speakers, build_turns
 from pipeline.config import AlignConfig
+from pipeline.diarization.align import align, assign_speakers, build_turns
 from pipeline.types import AttributedWord, Diarization, SpeakerSegment, Transcript, Word
 
 

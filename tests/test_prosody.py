@@ -10,10 +10,12 @@ import pytest
 import soundfile as sf
 import soxr
 
-from pipeline import evaluate, prosody, store
-from pipeline.audio import load_audio
+from pipeline import evaluate
+from pipeline.audio.decode import load_audio
 from pipeline.config import ProsodyConfig
+from pipeline.conversation import prosody, timeline
 from pipeline.errors import ConfigError
+from pipeline.outputs import store
 from pipeline.types import Alignment, Audio, AudioInfo, Span, SpeakerSegment, Turn
 
 from .conftest import PYANNOTE_SAMPLE, SAMPLES, tone, truth
@@ -51,7 +53,7 @@ def praat_track(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def praat_median(x: np.ndarray, spans) -> float:
     times, f0 = praat_track(x)
-    return float(np.median(f0[prosody.inside(times, spans) & (f0 > 0)]))
+    return float(np.median(f0[timeline.inside(times, spans) & (f0 > 0)]))
 
 
 def st_stats(f0_hz: np.ndarray) -> tuple[float, float, float]:
@@ -105,11 +107,11 @@ def two_voice_call(seed: int = 7) -> tuple[np.ndarray, Alignment, dict[str, np.n
     al = Alignment(tuple(SpeakerSegment(s, a, b) for s, a, b, *_ in SCRIPT), (),
                    tuple(Turn(s, a, b, "") for s, a, b, *_ in SCRIPT))
     frames = np.arange(0, len(x), 160)
-    solo = prosody.solo_spans(al.segments)
+    solo = timeline.solo_spans(al.segments)
     truth_f0 = {}
     for i, spk in enumerate(("S1", "S2")):
         values = f0_true[i, frames]
-        keep = prosody.inside(frames / SR, solo[spk]) & ~np.isnan(values)
+        keep = timeline.inside(frames / SR, solo[spk]) & ~np.isnan(values)
         truth_f0[spk] = values[keep]
     # the movement over the last 0.5 s: the scripted one plus 0.5 s of the 2 st declination
     finals = {i: final - 1.0 / (end - start) for i, (_, start, end, _, final) in enumerate(SCRIPT)}
@@ -157,7 +159,7 @@ def test_two_voice_call_against_truth_and_praat(call, codec, tmp_path):
     x, al, truth_f0, _ = call
     x = mulaw_8k(x, tmp_path) if codec == "mulaw_8k" else x
     result = prosody.analyze(audio_of(x), al, CONFIG)
-    solo = prosody.solo_spans(al.segments)
+    solo = timeline.solo_spans(al.segments)
     for spk in ("S1", "S2"):
         figures, (median, span, std) = result.speakers[spk], st_stats(truth_f0[spk])
         assert figures.pitch_median_hz == pytest.approx(praat_median(x, solo[spk]), rel=0.05)
@@ -243,7 +245,7 @@ def test_too_little_voice_and_empty_speakers():
 def test_solo_spans():
     segs = [SpeakerSegment("A", 0, 10), SpeakerSegment("B", 2, 3), SpeakerSegment("B", 9, 12),
             SpeakerSegment("C", 2.5, 4)]
-    assert prosody.solo_spans(segs) == {"A": (Span(0, 2), Span(4, 9)), "B": (Span(10, 12),), "C": ()}
+    assert timeline.solo_spans(segs) == {"A": (Span(0, 2), Span(4, 9)), "B": (Span(10, 12),), "C": ()}
 
 
 def test_stereo_speakers_read_their_own_channel():
@@ -282,7 +284,7 @@ def test_espeak_calls_against_praat(name):
     rec = load_audio(SAMPLES / name)
     al = truth_timeline(name.split(".")[0], rec.channels)
     result = prosody.analyze(rec, al, CONFIG)
-    solo = prosody.solo_spans(al.segments)
+    solo = timeline.solo_spans(al.segments)
     for spk, figures in result.speakers.items():
         x = rec.samples[al.channel_of[spk]] if al.channel_of else rec.mono()
         assert figures.pitch_median_hz == pytest.approx(praat_median(x, solo[spk]), rel=0.05), spk
@@ -296,7 +298,7 @@ def test_real_telephone_call():
                  key=lambda s: s.start)
     al = Alignment(tuple(ref), (), ())
     result = prosody.analyze(rec, al, CONFIG)
-    solo = prosody.solo_spans(al.segments)
+    solo = timeline.solo_spans(al.segments)
     assert len(result.speakers) == 2
     for spk, figures in result.speakers.items():
         assert 70 < figures.pitch_median_hz < 400
@@ -307,8 +309,8 @@ def test_real_telephone_call():
 
 def test_document_carries_prosody(call):
     """Prosody figures join the dynamics in ``speakers[].metrics``; turns carry their contours."""
-    from pipeline import acoustics, dynamics
     from pipeline.config import AcousticsConfig, DynamicsConfig
+    from pipeline.conversation import acoustics, dynamics
     from pipeline.types import AttributedWord, CallResult, Diarization, Transcript
 
     x, al, _, _ = call

@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import pyannote_backend, store
-from pipeline.audio import load_audio
+from pipeline.audio.decode import load_audio
 from pipeline.config import DiarizationConfig, config_from_dict
+from pipeline.diarization import pyannote as pyannote_diarization
 from pipeline.errors import ModelError
+from pipeline.models import pyannote as pyannote_models
+from pipeline.outputs import store
 from pipeline.runner import analyze_call
 from pipeline.types import Diarization
 
@@ -53,7 +55,7 @@ def save_checkpoint(model, specifications, folder):
 @pytest.fixture(scope="module")
 def pipeline_dir(tmp_path_factory):
     """A community-1-shaped pipeline directory with randomly initialised models."""
-    pyannote_backend.import_pyannote()  # telemetry off, torchcodec warning silenced
+    pyannote_models.import_pyannote()  # telemetry off, torchcodec warning silenced
     import torch
     from pyannote.audio import __version__
     from pyannote.audio.core.task import Problem, Resolution, Specifications
@@ -101,14 +103,14 @@ def pyannote_config(pipeline: str, **changes) -> DiarizationConfig:
 def test_backend_on_the_telephone_sample(pipeline_dir):
     rec = load_audio(SAMPLE)
     config = pyannote_config(pipeline_dir)
-    diar = pyannote_backend.diarize_pyannote(rec.samples, config)
+    diar = pyannote_diarization.diarize_pyannote(rec.samples, config)
     assert diar.method == "pyannote"
     assert diar.segments
     assert all(0 <= s.start < s.end <= rec.info.duration_s for s in diar.segments)
     assert list(diar.segments) == sorted(diar.segments, key=lambda s: (s.start, s.end))
     assert set(diar.speakers) == {f"spk{k}" for k in range(len(diar.speakers))}
     assert any("overlapped speech" in note for note in diar.notes)
-    assert pyannote_backend.pipeline_for(config) is pyannote_backend.load_pipeline(str(pipeline_dir))
+    assert pyannote_models.pipeline_for(config) is pyannote_models.load_pipeline(str(pipeline_dir))
 
 
 def test_analyze_call_with_pyannote_end_to_end(pipeline_dir, tmp_path):
@@ -151,13 +153,13 @@ class FakePipeline:
 
 
 def test_backend_mixes_channels_passes_speaker_counts_and_keeps_overlaps():
-    pyannote_backend.import_pyannote()
+    pyannote_models.import_pyannote()
     import torch
 
     rng = np.random.default_rng(0)
     samples = rng.uniform(-0.5, 0.5, (2, 16000 * 5)).astype(np.float32)  # 5 s stereo
     fake = FakePipeline()
-    diar = pyannote_backend.diarize_pyannote(samples, pyannote_config("unused", num_speakers=2), fake)
+    diar = pyannote_diarization.diarize_pyannote(samples, pyannote_config("unused", num_speakers=2), fake)
     file, kwargs = fake.calls[0]
     assert kwargs == {"num_speakers": 2}
     assert file["sample_rate"] == 16000 and file["waveform"].dtype == torch.float32
@@ -168,9 +170,9 @@ def test_backend_mixes_channels_passes_speaker_counts_and_keeps_overlaps():
     assert diar.notes == ("pyannote: 1.00 s of overlapped speech "
                           "(overlap-aware talk time minus that of the exclusive timeline)",)
 
-    pyannote_backend.diarize_pyannote(samples[:1], pyannote_config("unused", min_speakers=2), fake)
+    pyannote_diarization.diarize_pyannote(samples[:1], pyannote_config("unused", min_speakers=2), fake)
     assert fake.calls[1][1] == {"min_speakers": 2, "max_speakers": 6}
-    legacy = pyannote_backend.diarize_pyannote(samples[:1], pyannote_config("unused"), FakePipeline(True))
+    legacy = pyannote_diarization.diarize_pyannote(samples[:1], pyannote_config("unused"), FakePipeline(True))
     assert len(legacy.segments) == 3 and legacy.notes == ()
 
 
@@ -184,14 +186,14 @@ def test_too_few_speech_chunks_for_the_speaker_count_falls_back_to_estimating_it
 
     fake = KMeansTooFew()
     samples = np.full((1, 16000 * 9), 0.1, np.float32)
-    diar = pyannote_backend.diarize_pyannote(samples, pyannote_config("unused", num_speakers=3), fake)
+    diar = pyannote_diarization.diarize_pyannote(samples, pyannote_config("unused", num_speakers=3), fake)
     assert [kwargs for _, kwargs in fake.calls] == [{"num_speakers": 3}, {"min_speakers": 1, "max_speakers": 3}]
     assert len(diar.segments) == 3
     assert diar.notes[0] == "pyannote: too little speech for {'num_speakers': 3}; speaker count estimated freely"
 
 
 def test_too_short_audio_needs_no_pipeline():
-    diar = pyannote_backend.diarize_pyannote(np.zeros((1, 100), np.float32),
+    diar = pyannote_diarization.diarize_pyannote(np.zeros((1, 100), np.float32),
                                              pyannote_config("/no/such/pipeline"))
     assert diar == Diarization("pyannote", ())
 
@@ -224,13 +226,13 @@ def bad_pipeline(kind: str, tmp):
 )
 def test_load_errors_say_how_to_fix_them(tmp_path, kind, match):
     with pytest.raises(ModelError, match=match) as info:
-        pyannote_backend.load_pipeline(str(bad_pipeline(kind, tmp_path)))
+        pyannote_models.load_pipeline(str(bad_pipeline(kind, tmp_path)))
     assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("token", [None, "hf_example"])
 def test_hub_token_comes_from_hf_token_only_when_set(monkeypatch, token):
-    Pipeline = pyannote_backend.import_pyannote()
+    Pipeline = pyannote_models.import_pyannote()
     seen = {}
 
     def from_pretrained(checkpoint, **kwargs):
@@ -242,18 +244,18 @@ def test_hub_token_comes_from_hf_token_only_when_set(monkeypatch, token):
         monkeypatch.setenv("HF_TOKEN", token)
     else:
         monkeypatch.delenv("HF_TOKEN", raising=False)
-    pyannote_backend.load_pipeline.cache_clear()
+    pyannote_models.load_pipeline.cache_clear()
     try:
-        pyannote_backend.load_pipeline("pyannote/speaker-diarization-community-1")
+        pyannote_models.load_pipeline("pyannote/speaker-diarization-community-1")
     finally:
-        pyannote_backend.load_pipeline.cache_clear()
+        pyannote_models.load_pipeline.cache_clear()
     assert seen == {"checkpoint": "pyannote/speaker-diarization-community-1", "token": token}
 
 
 def test_gated_hub_pipeline_without_token_says_set_hf_token(monkeypatch, capsys):
     from huggingface_hub.errors import GatedRepoError
 
-    Pipeline = pyannote_backend.import_pyannote()
+    Pipeline = pyannote_models.import_pyannote()
     gated = GatedRepoError.__new__(GatedRepoError)  # its constructor wants an HTTP response
     Exception.__init__(gated, "401 Client Error: Cannot access gated repo")
 
@@ -265,7 +267,7 @@ def test_gated_hub_pipeline_without_token_says_set_hf_token(monkeypatch, capsys)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(ModelError, match=r"cannot load \(GatedRepoError\); gated on the hub .+ "
                                          r"https://hf.co/owner/gated-pipeline and set HF_TOKEN"):
-        pyannote_backend.load_pipeline("owner/gated-pipeline")
+        pyannote_models.load_pipeline("owner/gated-pipeline")
     assert capsys.readouterr().out == ""
 
 

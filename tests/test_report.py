@@ -14,9 +14,11 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.image import imread
 
-from pipeline import catalog, report, store
 from pipeline.cli import main
 from pipeline.config import Config
+from pipeline.nightly import catalog
+from pipeline.outputs import store
+from pipeline.reporting import report
 from scripts.bench_report import chromium, load, long_document, page_requests
 
 from . import scripted_calls

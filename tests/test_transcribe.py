@@ -1,15 +1,21 @@
+import dataclasses
 import difflib
+import io
+from collections import Counter
 
 import numpy as np
 import pytest
+import soundfile as sf
+import soxr
 
-from pipeline import vad
-from pipeline.audio import load_audio
+from pipeline.audio import signal
+from pipeline.audio.decode import load_audio
 from pipeline.config import AsrConfig
 from pipeline.errors import ModelError
-from pipeline.transcribe import load_whisper, model_for, resolve_model, transcribe
+from pipeline.models.asr import load_whisper, model_for, resolve_model
+from pipeline.transcription.transcribe import transcribe
 
-from .conftest import SAMPLES
+from .conftest import PYANNOTE_SAMPLE, SAMPLES
 
 
 def test_bundled_model_is_a_ctranslate2_directory():
@@ -45,9 +51,9 @@ def test_a_call_longer_than_a_block_is_transcribed_in_blocks_on_one_timeline(mon
     agent = load_audio(SAMPLES / "billing_stereo.flac").samples[:1]
     model, config = model_for(AsrConfig()), AsrConfig()
     whole = transcribe(model, agent, config, per_channel=True).words
-    monkeypatch.setattr(vad, "BLOCK_S", 20.0)
-    monkeypatch.setattr(vad, "SEARCH_S", 5.0)
-    assert len(vad.block_bounds(vad.frame_db(agent[0]), agent.shape[1])) >= 2
+    monkeypatch.setattr(signal, "BLOCK_S", 20.0)
+    monkeypatch.setattr(signal, "SEARCH_S", 5.0)
+    assert len(signal.block_bounds(signal.frame_db(agent[0]), agent.shape[1])) >= 2
     blocked = transcribe(model, agent, config, per_channel=True).words
     text = [w.text.lower().strip(".,?!") for w in whole], [w.text.lower().strip(".,?!") for w in blocked]
     match = difflib.SequenceMatcher(None, *text, autojunk=False)
@@ -55,3 +61,20 @@ def test_a_call_longer_than_a_block_is_transcribed_in_blocks_on_one_timeline(mon
     assert len(pairs) >= 0.85 * len(whole)
     assert np.median([abs(a.start - b.start) for a, b in pairs]) < 0.1
     assert max(abs(a.start - b.start) for a, b in pairs) < 1.0
+
+
+def test_repetition_loops_are_dropped():
+    """The mu-law pyannote sample ends in a loop of tiny.en ("see you in the next video, ..." 40 times) on some
+    CPUs; segments that compress like a loop are dropped, so no phrase repeats like one."""
+    x, rate = sf.read(PYANNOTE_SAMPLE / "sample.wav", dtype="float32")
+    mulaw = io.BytesIO()
+    sf.write(mulaw, soxr.resample(x, rate, 8000), 8000, format="WAV", subtype="ULAW")
+    mulaw.seek(0)
+    samples = soxr.resample(sf.read(mulaw, dtype="float32")[0], 8000, 16000)[None]
+    config = AsrConfig()
+    said = transcribe(model_for(config), samples, config, per_channel=False).words
+    words = [w.text.lower().strip(".,") for w in said]
+    grams = Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3))
+    assert words and max(grams.values()) <= 2
+    strict = dataclasses.replace(config, max_compression_ratio=0.5)  # every segment compresses less than that
+    assert transcribe(model_for(config), samples, strict, per_channel=False).words == ()

@@ -5,10 +5,11 @@ import soundfile as sf
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import vad
-from pipeline.audio import load_audio
+from pipeline.audio import signal
+from pipeline.audio.decode import load_audio
+from pipeline.audio.signal import frame_db, mask_to_spans, spans_to_mask
+from pipeline.audio.vad import refine_edges, speech_spans
 from pipeline.types import Span
-from pipeline.vad import frame_db, mask_to_spans, refine_edges, spans_to_mask, speech_spans
 
 from .conftest import SAMPLES, truth
 
@@ -59,13 +60,13 @@ def test_a_long_channel_is_cut_into_blocks_at_quiet_points_and_finds_the_same_sp
     one pass over the whole channel finds, within 1 % of speech time and the same spans away from the cuts."""
     agent = load_audio(SAMPLES / "billing_stereo.flac").samples[0]
     x = np.tile(agent, 13)
-    blocks = vad.block_bounds(frame_db(x), x.size)
+    blocks = signal.block_bounds(frame_db(x), x.size)
     assert len(blocks) == 3 and blocks[0][0] == 0 and blocks[-1][1] == x.size
     assert all(a[1] == b[0] for a, b in itertools.pairwise(blocks))
     cuts = [hi / 16000 for _, hi in blocks[:-1]]
     assert all(frame_db(x[c - 800:c + 800]).max() < -40 for c in (hi for _, hi in blocks[:-1]))  # quiet there
     blocked = speech_spans(x, config.vad)
-    monkeypatch.setattr(vad, "BLOCK_S", 1e9)
+    monkeypatch.setattr(signal, "BLOCK_S", 1e9)
     whole = speech_spans(x, config.vad)
     total = sum(s.duration for s in whole)
     assert abs(sum(s.duration for s in blocked) - total) <= 0.01 * total

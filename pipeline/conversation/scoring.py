@@ -22,7 +22,7 @@ from itertools import pairwise
 import numpy as np
 
 from pipeline.config import ComponentConfig, ScoringConfig
-from pipeline.dynamics import activity
+from pipeline.conversation.timeline import activity
 from pipeline.errors import ConfigError
 from pipeline.types import (
     Alignment,

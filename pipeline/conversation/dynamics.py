@@ -21,15 +21,30 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
-from typing import TypeVar
 
 import numpy as np
 
 from pipeline.config import DynamicsConfig
+from pipeline.conversation.text import (
+    FUNCTION_WORDS,
+    is_complaint,
+    is_listener_token,
+    is_question,
+    normal_words,
+    syllables,
+)
+from pipeline.conversation.timeline import (
+    activity,
+    by_speaker,
+    merge,
+    overlap_seconds,
+    silences,
+    speech_seconds,
+    spurts,
+)
 from pipeline.types import (
     Alignment,
     AttributedWord,
@@ -40,128 +55,16 @@ from pipeline.types import (
     SpeakerSegment,
 )
 
-T = TypeVar("T", SpeakerSegment, AttributedWord)
-DIGIT_SYLLABLES = {"0": 2, "1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 2, "8": 1, "9": 1}
-FUNCTION_WORDS = frozenset({
-    "a", "an", "the", "and", "or", "but", "so", "to", "of", "in", "on", "at", "for", "with", "from", "by", "as",
-    "is", "are", "was", "were", "be", "been", "am", "i", "you", "he", "she", "it", "we", "they", "me", "my", "your",
-    "our", "their", "this", "that", "there", "um", "uh", "er", "like", "just", "well", "oh",
-})
 SAME_END_S = 0.01  # two speakers whose speech ends this close together stopped together
-
-
-# ---------------------------------------------------------------- timeline primitives
-
-
-def _by_speaker(items: Iterable[T]) -> dict[str, list[T]]:
-    """Items grouped by ``speaker``, each group sorted by start."""
-    out: dict[str, list[T]] = defaultdict(list)
-    for x in sorted(items, key=lambda x: x.start):
-        out[x.speaker].append(x)
-    return out
-
-
-def merge(spans: Iterable[Span], bridge_s: float = 0.0) -> tuple[Span, ...]:
-    """Union of spans, sorted; gaps shorter than ``bridge_s`` are bridged (touching spans join)."""
-    out: list[Span] = []
-    for s in sorted(spans, key=lambda s: s.start):
-        if out and (s.start <= out[-1].end or s.start - out[-1].end < bridge_s):
-            out[-1] = Span(out[-1].start, max(out[-1].end, s.end))
-        else:
-            out.append(Span(s.start, s.end))
-    return tuple(out)
-
-
-def activity(segments: Iterable[SpeakerSegment]) -> dict[str, tuple[Span, ...]]:
-    """Each speaker's speech as a sorted union of disjoint spans."""
-    spans: dict[str, list[Span]] = defaultdict(list)
-    for s in segments:
-        spans[s.speaker].append(Span(s.start, s.end))
-    return {spk: merge(v) for spk, v in spans.items()}
-
-
-def speech_seconds(segments: Iterable[SpeakerSegment]) -> float:
-    """Time during which anyone speaks."""
-    return sum(s.duration for s in merge(Span(s.start, s.end) for s in segments))
-
-
-def overlap_seconds(segments: Iterable[SpeakerSegment]) -> float:
-    """Time during which two or more different speakers speak."""
-    edges = sorted((t, step) for spans in activity(segments).values()
-                   for s in spans for t, step in ((s.start, 1), (s.end, -1)))
-    active, last, total = 0, 0.0, 0.0
-    for t, step in edges:
-        if active >= 2:
-            total += t - last
-        active += step
-        last = t
-    return total
-
-
-def silences(spans: Sequence[Span], min_s: float) -> tuple[Span, ...]:
-    """Gaps of at least ``min_s`` between the union of ``spans`` (before the first and after the last excluded)."""
-    joined = merge(spans)
-    return tuple(Span(a.end, b.start) for a, b in pairwise(joined)
-                 if b.start - a.end >= min_s)
-
-
-def spurts(segments: Iterable[SpeakerSegment], bridge_s: float = 0.0) -> tuple[SpeakerSegment, ...]:
-    """Talk spurts of every speaker, sorted by start: own silences shorter than ``bridge_s`` bridged."""
-    out = [SpeakerSegment(spk, sp.start, sp.end) for spk, spans in activity(segments).items()
-           for sp in merge(spans, bridge_s)]
-    return tuple(sorted(out, key=lambda s: (s.start, s.end, s.speaker)))
 
 
 # ---------------------------------------------------------------- words
 
 
-def syllables(word: str) -> int:
-    """Syllables of an English word by vowel groups (0 for a word without letters or digits).
-
-    Count runs of a, e, i, o, u, y; a final silent ``e`` does not count (but ``-le`` after a
-    consonant does: "ta-ble"), nor ``-ed`` after a letter other than t or d ("charged"); at least
-    one per word. Digits count as their spoken names ("7" = 2). About 90 % exact on English
-    running text; the errors (``-ia``, ``-eo``, hiatus) partly cancel over a call.
-    """
-    w = word.lower()
-    digits = sum(DIGIT_SYLLABLES[c] for c in w if c.isdigit())
-    w = re.sub(r"[^a-z]", "", w)
-    if not w:
-        return digits
-    n = len(re.findall(r"[aeiouy]+", w))
-    syllabic_le = w.endswith("le") and len(w) > 2 and w[-3] not in "aeiouy"
-    if n > 1 and w.endswith("e") and not w.endswith(("ee", "ye")) and not syllabic_le:
-        n -= 1
-    if n > 1 and w.endswith("ed") and len(w) > 3 and w[-3] not in "td":
-        n -= 1
-    return max(n, 1) + digits
-
-
-def _normal_words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]", " ", text.lower().replace("-", " ")).split()
-
-
-def is_listener_token(words: Sequence[str], phrases: Sequence[str]) -> bool:
-    """True when the words, lower-cased and without punctuation, are wholly a sequence of ``phrases``.
-
-    "Mm-hmm.", "yeah right", "okay okay" and no words at all are listener tokens; "yeah but I" is
-    not. Phrases may have several words ("i see", "uh huh").
-    """
-    tokens = [t for w in words for t in _normal_words(w)]
-    known = {tuple(p.split()) for p in phrases}
-    reach = [True] + [False] * len(tokens)  # reach[i]: tokens[:i] splits into phrases
-    for i in range(len(tokens)):
-        if reach[i]:
-            for p in known:
-                if tuple(tokens[i:i + len(p)]) == p:
-                    reach[i + len(p)] = True
-    return reach[-1]
-
-
 def words_by_spurt(spurt_list: Sequence[SpeakerSegment],
                    words: Iterable[AttributedWord]) -> dict[SpeakerSegment, list[AttributedWord]]:
     """Each word joined to its speaker's spurt that it overlaps most, else the nearest one."""
-    own = _by_speaker(spurt_list)
+    own = by_speaker(spurt_list)
     starts = {spk: [s.start for s in mine] for spk, mine in own.items()}
     out: dict[SpeakerSegment, list[AttributedWord]] = {s: [] for s in spurt_list}
     for w in words:
@@ -210,7 +113,7 @@ def floor_turns(claims: Sequence[SpeakerSegment], dead_air_s: float) -> tuple[Sp
             else:
                 runs.append([who, t, nxt])
             longest_silence = 0.0
-    own = _by_speaker(claims)
+    own = by_speaker(claims)
     starts = {spk: [s.start for s in mine] for spk, mine in own.items()}
     ends = {spk: [s.end for s in mine] for spk, mine in own.items()}
     turns = []
@@ -229,7 +132,7 @@ def backchannels(tokens: Sequence[SpeakerSegment], turns: Sequence[SpeakerSegmen
     began and ends before it ends, so the speaker talks on through it or resumes after it. Said
     in a silence right after that speaker's question ("...?"), it is an answer and takes the floor.
     """
-    own, spoken = _by_speaker(claims), _by_speaker(words)
+    own, spoken = by_speaker(claims), by_speaker(words)
     starts = {spk: [c.start for c in mine] for spk, mine in own.items()}
     events, floor = [], []
     for tok in tokens:
@@ -259,7 +162,7 @@ def interruptions(claims: Sequence[SpeakerSegment], min_overlap_s: float, bridge
     onset to the end of the overlap. Backchannels are not claims and never interrupt.
     """
     claims = spurts(claims, bridge_s)
-    own = _by_speaker(claims)
+    own = by_speaker(claims)
     starts = {spk: [c.start for c in mine] for spk, mine in own.items()}
     out: list[Event] = []
     seen: dict[tuple[str, SpeakerSegment], int] = {}
@@ -294,7 +197,7 @@ def pauses(turns: Sequence[SpeakerSegment], claims: Sequence[SpeakerSegment], mi
     spurts of a turn. The turn being unbroken, no other speaker talks alone in them (so they are
     shorter than ``dead_air_s``); a listener's backchannel inside does not break one.
     """
-    own = _by_speaker(claims)
+    own = by_speaker(claims)
     starts = {spk: [c.start for c in mine] for spk, mine in own.items()}
     out = []
     for turn in turns:
@@ -335,7 +238,7 @@ def _content_before(words: Sequence[AttributedWord], i: int, n: int) -> list[str
     out: list[str] = []
     while i > 0 and len(out) < n:
         i -= 1
-        out[:0] = [t for t in _normal_words(words[i].text) if t not in FUNCTION_WORDS]
+        out[:0] = [t for t in normal_words(words[i].text) if t not in FUNCTION_WORDS]
     return out[-n:]
 
 
@@ -345,7 +248,7 @@ def _tokens_from(words: Sequence[AttributedWord], i: int, n: int) -> list[str]:
     for w in words[i:]:
         if len(out) >= n:
             break
-        out += _normal_words(w.text)
+        out += normal_words(w.text)
     return out[:n]
 
 
@@ -360,7 +263,7 @@ def outcomes(cuts: Sequence[Event], claims: Sequence[SpeakerSegment], words: Seq
     the onset come again, in order, among their first ``repeat_window_words`` words after the
     overlap; None with fewer content words before the onset.
     """
-    own, spoken = _by_speaker(spurts(claims, bridge_s)), _by_speaker(words)
+    own, spoken = by_speaker(spurts(claims, bridge_s)), by_speaker(words)
     starts = {spk: [w.start for w in mine] for spk, mine in spoken.items()}
     out = []
     for cut in cuts:
@@ -377,23 +280,13 @@ def outcomes(cuts: Sequence[Event], claims: Sequence[SpeakerSegment], words: Seq
     return tuple(out)
 
 
-def is_question(tokens: Sequence[str], text: str, question_words: Sequence[str]) -> bool:
-    """A turn asks when its text ends with "?" or its first word is a question word (wh- or auxiliary)."""
-    return text.rstrip().endswith("?") or (bool(tokens) and tokens[0] in question_words)
-
-
-def is_complaint(tokens: Sequence[str], cues: Sequence[str]) -> bool:
-    """A turn complains when its normalized words contain one of the cue phrases."""
-    joined = f" {' '.join(tokens)} "
-    return any(f" {' '.join(_normal_words(c))} " in joined for c in cues)
-
 
 def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
                config: DynamicsConfig) -> dict[str, list[float]]:
     """Per speaker, the response latencies of the turns that answer another speaker's question or
     complaint: the turn's start minus the end of that turn (negative: started before it ended).
     A turn's words are its speaker's words that start inside it."""
-    spoken = _by_speaker(words)
+    spoken = by_speaker(words)
     starts = {spk: [w.start for w in mine] for spk, mine in spoken.items()}
     out: dict[str, list[float]] = defaultdict(list)
     for prev, turn in pairwise(turns):
@@ -402,7 +295,7 @@ def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
         st = starts[prev.speaker]
         said = spoken[prev.speaker][bisect.bisect_left(st, prev.start):bisect.bisect_left(st, prev.end)]
         text = " ".join(w.text for w in said)
-        tokens = _normal_words(text)
+        tokens = normal_words(text)
         if is_question(tokens, text, config.question_words) or is_complaint(tokens, config.complaint_cues):
             out[turn.speaker].append(turn.start - prev.end)
     return out

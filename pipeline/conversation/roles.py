@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from pipeline.config import RolesConfig
-from pipeline.cues import count_phrases, tokens
+from pipeline.conversation.text import count_phrases, tokens
 from pipeline.types import Alignment, CallCues, Role, RoleAssignment
 
 

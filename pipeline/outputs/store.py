@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import math
 import os
@@ -16,7 +15,8 @@ from typing import Any
 
 import jsonschema
 
-from pipeline.errors import OutputError, StageError
+from pipeline.errors import StageError
+from pipeline.outputs.fsutil import REFUSALS, fsync_dir, refused
 from pipeline.types import (
     CallAcoustics,
     CallResult,
@@ -32,19 +32,13 @@ from pipeline.types import (
 
 SCHEMA_VERSION = 1
 NO_PROSODY = SpeakerProsody(None, None, None, None, None, 0.0)
-REFUSALS = {errno.ENOSPC: "free space", errno.EDQUOT: "free space or raise the quota",
-            errno.EROFS: "make it writable"}  # errors of the whole output, not of one call, with their fix
 
-
-def refused(out_dir: str | Path, err: int) -> OutputError:
-    """The ``OutputError`` of an output that refuses every write (``err`` a key of ``REFUSALS``)."""
-    return OutputError(f"{out_dir}: cannot write results ({os.strerror(err)}): {REFUSALS[err]}")
 
 
 @lru_cache(maxsize=1)
 def call_schema() -> dict[str, Any]:
     """The JSON Schema of call.json that ships in the package."""
-    text = resources.files("pipeline").joinpath("schemas/call.schema.json").read_text("utf-8")
+    text = resources.files("pipeline.outputs").joinpath("schemas/call.schema.json").read_text("utf-8")
     return json.loads(text)
 
 
@@ -223,7 +217,7 @@ def _write_dir(result: CallResult, document: dict[str, Any], out_dir: Path) -> P
             with f.open("rb") as handle:
                 os.fsync(handle.fileno())
         os.chmod(tmp, 0o755)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         if final.exists():
             old = final.with_name(f".{result.call_id}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -232,15 +226,9 @@ def _write_dir(result: CallResult, document: dict[str, Any], out_dir: Path) -> P
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-        _fsync_dir(out_dir)  # the new name on disk too: a result that landed survives a crash
+        fsync_dir(out_dir)  # the new name on disk too: a result that landed survives a crash
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

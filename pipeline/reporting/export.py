@@ -20,8 +20,8 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline import __version__
-from pipeline.catalog import connect
 from pipeline.config import ArchiveConfig
+from pipeline.nightly.catalog import connect
 
 Level = Literal["call", "speaker", "agent"]
 Format = Literal["csv", "parquet"]

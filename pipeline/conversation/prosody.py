@@ -22,60 +22,21 @@ them one, else from the channel mix. A frame is 10 ms apart from the next (``hop
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 import scipy.fft
 
 from pipeline.config import ProsodyConfig
-from pipeline.dynamics import activity, merge
+from pipeline.conversation.timeline import inside, solo_spans
 from pipeline.errors import ConfigError
-from pipeline.types import Alignment, Audio, CallProsody, Span, SpeakerProsody, SpeakerSegment, TurnContour
+from pipeline.types import Alignment, Audio, CallProsody, Span, SpeakerProsody, TurnContour
 
 RANGE_FLOOR = (25, 0.75)  # second-pass floor: this percentile of the first pass, times this factor
 RANGE_CEILING = (75, 1.5)  # second-pass ceiling, likewise
 SILENCE_DBFS = -100.0  # frames below this level are digital silence, whatever the speaker's level
 MIN_FINAL_FRAMES = 5  # voiced frames a final movement needs
 _BLOCK_FRAMES = 2048  # frames analysed at once (bounds the memory of long calls)
-
-
-# ---------------------------------------------------------------- timeline
-
-
-def solo_spans(segments: Iterable[SpeakerSegment]) -> dict[str, tuple[Span, ...]]:
-    """Each speaker's speech minus everybody else's, as sorted disjoint spans."""
-    own = activity(segments)
-    out = {}
-    for spk, spans in own.items():
-        others = merge(s for other, theirs in own.items() if other != spk for s in theirs)
-        out[spk] = tuple(_subtract(spans, others))
-    return out
-
-
-def _subtract(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
-    """Sorted disjoint ``spans`` minus sorted disjoint ``holes``."""
-    ends = [h.end for h in holes]
-    out = []
-    for s in spans:
-        start = s.start
-        for h in holes[bisect.bisect_left(ends, s.start):]:
-            if h.start >= s.end:
-                break
-            if h.start > start:
-                out.append(Span(start, h.start))
-            start = max(start, h.end)
-        if s.end > start:
-            out.append(Span(start, s.end))
-    return out
-
-
-def inside(times: np.ndarray, spans: Sequence[Span]) -> np.ndarray:
-    """Mask of the ``times`` (s, shape (n,)) that fall inside sorted disjoint ``spans``."""
-    starts = np.array([s.start for s in spans])
-    ends = np.array([s.end for s in spans])
-    i = np.searchsorted(starts, times, side="right") - 1
-    return (i >= 0) & (times < ends[np.maximum(i, 0)]) if len(spans) else np.zeros(len(times), bool)
 
 
 # ---------------------------------------------------------------- frame analysis

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from pipeline.errors import ConfigError
-from pipeline.store import REFUSALS, refused
+from pipeline.outputs.fsutil import REFUSALS, refused
 
 log = logging.getLogger(__name__)
 

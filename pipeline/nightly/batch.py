@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 import duckdb
 
-from pipeline import __version__, archive, catalog
-from pipeline.audio import file_sha256
+from pipeline import __version__
+from pipeline.audio.decode import file_sha256
 from pipeline.config import Config, config_from_dict, with_overrides
 from pipeline.errors import (
     AudioError,
@@ -41,7 +41,8 @@ from pipeline.errors import (
     StageError,
 )
 from pipeline.metadata import CallMetadata
-from pipeline.store import REFUSALS, refused
+from pipeline.nightly import archive, catalog
+from pipeline.outputs.fsutil import REFUSALS, refused
 
 LOCK = ".callscope.lock"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -76,7 +77,7 @@ def _version(name: str) -> str | None:
 def settings(config: Config) -> dict[str, Any]:
     """What shapes a call's results: the resolved config (less thread counts and the archive section),
     the callscope version and the identity of each model."""
-    from pipeline.transcribe import resolve_model
+    from pipeline.models.asr import resolve_model
 
     resolved = dataclasses.asdict(config_from_dict(dataclasses.asdict(config)))  # values as a file gives them
     del resolved["archive"], resolved["asr"]["cpu_threads"]
@@ -185,7 +186,7 @@ def init_worker(config: Config, threads: int, parent_pid: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    from pipeline.transcribe import model_for
+    from pipeline.models.asr import model_for
 
     with suppress(ModelError):  # raised again by the first call, which stops the run; here it would break the pool
         model_for(config.asr)
@@ -194,8 +195,8 @@ def init_worker(config: Config, threads: int, parent_pid: int) -> None:
 def analyze_one(call: archive.CallFile, config: Config, out_dir: Path, fprint: str) -> CallOutcome:
     """Analyze and write one call; a ``CallscopeError`` becomes a failed outcome, except ``OutputError`` and
     ``ModelError``, which are raised: they fail the run."""
+    from pipeline.outputs.store import call_document, write_call
     from pipeline.runner import analyze_call
-    from pipeline.store import call_document, write_call
 
     t0 = time.perf_counter()
     try:

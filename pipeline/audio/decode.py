@@ -14,12 +14,12 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from pipeline.audio.signal import SAMPLE_RATE
 from pipeline.errors import AudioError
 from pipeline.types import Audio, AudioInfo
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 MIN_SOURCE_RATE = 8000
 BLOCK_FRAMES = 1 << 18  # source frames decoded and resampled at a time
 MAX_PREALLOCATED_S = 4 * 3600  # a longer recording grows its buffer as it decodes

@@ -25,8 +25,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MultipleLocator
 
 from pipeline.config import Config
-from pipeline.cues import questions, tokens
-from pipeline.export import AGENT_METRICS, SCORES, Table
+from pipeline.conversation.text import questions, tokens
+from pipeline.reporting.export import AGENT_METRICS, SCORES, Table
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}

@@ -11,7 +11,6 @@ score (Hutto & Gilbert 2014; -1..1), a lexicon model that ships offline, per sen
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -19,46 +18,11 @@ import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from pipeline.config import CuesConfig
+from pipeline.conversation.text import count_phrases, questions, sentences, tokens
 from pipeline.types import Alignment, AttributedWord, CallCues, SpeakerCues
 
-OPEN_WITHIN_WORDS = 3  # an open-question start may begin this many words into the question
 MAX_SENTENCE_WORDS = 40  # sentiment: longer runs without sentence punctuation are scored in pieces this long
-LEAD_INS = frozenset({"so", "and", "but", "okay", "ok", "well", "now", "then", "um", "uh", "alright"})
 
-
-def tokens(text: str) -> list[str]:
-    """Normalized words of a text."""
-    text = text.lower().replace("\u2019", "'").replace("-", " ")
-    return [t.strip("'") for t in re.sub(r"[^a-z0-9' ]", " ", text).split() if t.strip("'")]
-
-
-def count_phrases(words: Sequence[str], phrases: Sequence[str]) -> int:
-    """Non-overlapping matches of any of ``phrases`` in the normalized ``words``, longest first."""
-    known = sorted({tuple(tokens(p)) for p in phrases if tokens(p)}, key=len, reverse=True)
-    i, n = 0, 0
-    while i < len(words):
-        hit = next((p for p in known if tuple(words[i:i + len(p)]) == p), None)
-        n, i = (n + 1, i + len(hit)) if hit else (n, i + 1)
-    return n
-
-
-def sentences(text: str) -> list[str]:
-    """A turn's sentences, split after ".", "?" and "!"."""
-    return [s for s in re.split(r"(?<=[.?!])\s+", text.strip()) if tokens(s)]
-
-
-def questions(text: str, question_words: Sequence[str], open_starts: Sequence[str]) -> tuple[int, int]:
-    """(questions, open questions) among the sentences of ``text``."""
-    asked = opened = 0
-    starts = [tuple(tokens(p)) for p in open_starts]
-    for sentence in sentences(text):
-        words = tokens(sentence)
-        while len(words) > 1 and words[0] in LEAD_INS:
-            words = words[1:]
-        if sentence.rstrip().endswith("?") or words[0] in question_words:
-            asked += 1
-            opened += any(tuple(words[i:i + len(p)]) == p for p in starts for i in range(OPEN_WITHIN_WORDS))
-    return asked, opened
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,103 @@
+"""Signal helpers over 16 kHz float32 audio: 10 ms frame levels, quiet-point blocks, span masks, channel sums.
+
+The project's one sample rate and one analysis frame live here; every 10 ms frame array of the
+pipeline is at ``FRAME`` samples (``FRAME_S`` seconds) per frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.types import Span
+
+SAMPLE_RATE = 16000
+FRAME = 160  # 10 ms
+FRAME_S = FRAME / SAMPLE_RATE
+BLOCK_S = 300.0  # a long signal is processed in blocks of about this long (Silero, the ASR)...
+SEARCH_S = 30.0  # ...each ending at the quietest point this close before its nominal end
+CUT_S = 0.3  # ... averaged over this long
+LEVEL_BLOCK = 1 << 16  # frames per step of frame_db
+BLOCK = 1 << 20  # samples per step of the whole-call sums
+
+
+def block_bounds(level: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """Sample bounds of the VAD blocks: each ends at the quietest ``CUT_S`` within ``SEARCH_S`` before
+    its nominal end of ``BLOCK_S`` after its start, the level ``frame_db`` of the signal of ``n`` samples."""
+    block, search, cut = (round(x * SAMPLE_RATE / FRAME) for x in (BLOCK_S, SEARCH_S, CUT_S))
+    smooth = np.convolve(level, np.ones(cut) / cut, mode="same")
+    bounds, start = [], 0
+    while start + block + search < len(level):
+        lo = start + block - search
+        end = lo + int(np.argmin(smooth[lo:start + block]))
+        bounds.append((start * FRAME, end * FRAME))
+        start = end
+    return [*bounds, (start * FRAME, n)]
+
+
+def frame_db(samples: np.ndarray, frame: int = FRAME) -> np.ndarray:
+    """RMS level in dBFS of consecutive 10 ms frames, shape (frames,), of one channel (n,) or of the mix of
+    channels (channels, n); computed in blocks of frames."""
+    n = samples.shape[-1] // frame
+    level = np.empty(n)
+    for a in range(0, n, LEVEL_BLOCK):
+        b = min(n, a + LEVEL_BLOCK)
+        x = samples[..., a * frame:b * frame]
+        x = (x.mean(axis=0) if x.ndim == 2 else x).reshape(b - a, frame).astype(np.float64)
+        level[a:b] = 10 * np.log10(np.mean(x * x, axis=1) + 1e-12)
+    return level
+
+
+def spans_to_mask(spans: tuple[Span, ...], n_frames: int, frame_s: float) -> np.ndarray:
+    """Boolean frame mask, shape (n_frames,), true where a span covers the frame centre."""
+    mask = np.zeros(n_frames, bool)
+    for span in spans:
+        lo = max(0, int(np.ceil(span.start / frame_s - 0.5)))
+        hi = min(n_frames, int(np.ceil(span.end / frame_s - 0.5)))
+        mask[lo:hi] = True
+    return mask
+
+
+def mask_to_spans(mask: np.ndarray, frame_s: float, min_duration_s: float = 0.0) -> tuple[Span, ...]:
+    """Runs of true frames as spans, dropping those shorter than ``min_duration_s``."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    spans = (Span(a * frame_s, b * frame_s) for a, b in zip(edges[::2], edges[1::2], strict=True))
+    return tuple(s for s in spans if s.duration >= min_duration_s)
+
+
+def channel_correlation(samples: np.ndarray) -> float:
+    """Pearson correlation of the two channels (1.0: a duplicated mono signal), summed in blocks."""
+    n = samples.shape[1]
+    sa = sb = saa = sbb = sab = 0.0
+    for s in range(0, n, BLOCK):
+        a, b = samples[0, s:s + BLOCK].astype(np.float64), samples[1, s:s + BLOCK].astype(np.float64)
+        sa, sb, saa, sbb, sab = sa + a.sum(), sb + b.sum(), saa + a @ a, sbb + b @ b, sab + a @ b
+    var_a, var_b = max(saa - sa * sa / n, 0.0), max(sbb - sb * sb / n, 0.0)
+    if var_a * var_b == 0:  # a silent channel: the same signal only when both are
+        return 1.0 if not (saa or sbb) else 0.0
+    return float((sab - sa * sb / n) / np.sqrt(var_a * var_b))
+
+
+def channel_energy(samples: np.ndarray) -> np.ndarray:
+    """Sum of squares of each channel, shape (channels,), in float64 over blocks."""
+    energy = np.zeros(samples.shape[0])
+    for s in range(0, samples.shape[1], BLOCK):
+        block = samples[:, s:s + BLOCK].astype(np.float64)
+        energy += (block * block).sum(axis=1)
+    return energy
+
+
+def cross_correlation(a: np.ndarray, b: np.ndarray, max_lag: int, chunk: int = 1 << 16) -> np.ndarray:
+    """``r[k + max_lag] = sum_n a[n] b[n + k]`` for lags ``k`` in [-max_lag, max_lag], shape (2 max_lag + 1,).
+
+    Exact, by FFT over chunks of ``a``, so memory stays in the chunk however long the call.
+    """
+    n = min(a.size, b.size)
+    nfft = 1 << int(np.ceil(np.log2(chunk + 2 * max_lag)))
+    out = np.zeros(2 * max_lag + 1)
+    for s in range(0, n, chunk):
+        near = b[max(s - max_lag, 0):min(s + chunk + max_lag, n)].astype(np.float64)
+        near = np.concatenate([np.zeros(max(max_lag - s, 0)), near])  # near[j] = b[s - max_lag + j]
+        spectrum = np.conj(np.fft.rfft(a[s:s + chunk].astype(np.float64), nfft)) * np.fft.rfft(near, nfft)
+        out += np.fft.irfft(spectrum, nfft)[:2 * max_lag + 1]
+    return out

@@ -1,0 +1,278 @@
+"""Mono calls: speaker embeddings of the speech clustered, the speaker count estimated, and the call
+re-segmented frame by frame, with overlapped speech from the segmentation model (``overlaps``)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from pipeline.audio.signal import FRAME_S, mask_to_spans, spans_to_mask
+from pipeline.config import DiarizationConfig
+from pipeline.diarization.overlaps import local_speakers, overlap_aware
+from pipeline.models.speaker_encoder import SpeakerEncoder, load_encoder
+from pipeline.types import Diarization, Span, SpeakerSegment
+
+log = logging.getLogger(__name__)
+
+GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share of the penalty
+MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a subsample
+BLOCK_FRAMES = 500  # merge check: a cluster's speech embedded in stretches of up to 5 s...
+MERGE_BLOCKS = 3  # ...at most this many, spread over the call
+
+
+def embed_windows(
+    encoder: SpeakerEncoder, feats: np.ndarray, window: int, hop: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-norm speaker embeddings of sliding windows over feature frames.
+
+    Parameters
+    ----------
+    feats : shape (frames, dim), speech frames only
+    window, hop : in frames
+
+    Returns
+    -------
+    embeddings : shape (windows, size)
+    starts : shape (windows,), first frame of each window
+    """
+    n = feats.shape[0]
+    window = min(window, n)
+    starts = np.arange(0, max(n - window, 0) + 1, hop)
+    if starts[-1] + window < n:
+        starts = np.append(starts, n - window)
+    emb = encoder.embed(feats, starts, window)
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9), starts
+
+
+def center(embeddings: np.ndarray) -> np.ndarray:
+    """Remove the call's mean embedding and renormalise.
+
+    GE2E embeddings of one call share a large common direction (channel, level, language);
+    speaker differences live in what is left, so cosine distances grow several-fold.
+    """
+    centered = embeddings - embeddings.mean(axis=0)
+    return centered / np.maximum(np.linalg.norm(centered, axis=1, keepdims=True), 1e-9)
+
+
+def kmeans_refine(embeddings: np.ndarray, labels: np.ndarray, iterations: int = 10) -> np.ndarray:
+    """Spherical k-means from an initial labelling; empty clusters vanish, labels are 0..k-1."""
+    _, labels = np.unique(labels, return_inverse=True)
+    for _ in range(iterations):
+        centroids = centroids_of(embeddings, labels)
+        new = np.argmax(embeddings @ centroids.T, axis=1)
+        _, new = np.unique(new, return_inverse=True)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
+
+
+def centroids_of(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Unit-norm mean embedding per label, shape (k, dim)."""
+    k = int(labels.max()) + 1
+    c = np.stack([embeddings[labels == i].mean(0) for i in range(k)])
+    return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
+
+
+def cluster(raw: np.ndarray, config: DiarizationConfig) -> np.ndarray:
+    """Speaker labels 0..k-1 of window embeddings, shape (windows,).
+
+    Clustering runs on the call-centred embeddings: average linkage (on an even subsample of at
+    most ``MAX_LINKAGE_WINDOWS``, so long calls stay linear in memory) cut at each candidate
+    count, then spherical k-means over all windows. The count is the largest whose clusters all
+    stand ``count_threshold`` apart (cosine distance of their mean raw embeddings), one when even
+    two clusters stand closer than ``single_speaker_threshold``, or ``num_speakers`` when given.
+    """
+    n = len(raw)
+    lo = config.num_speakers or config.min_speakers
+    hi = min(config.num_speakers or config.max_speakers, n)
+    if n < 2 or hi < 2:
+        return np.zeros(n, int)
+    embeddings = center(raw)
+    step = -(-n // MAX_LINKAGE_WINDOWS)
+    sample = embeddings[::step]
+    tree = linkage(sample, method="average", metric="cosine")
+    candidates, spread = {}, {}
+    for k in range(max(lo, 2), hi + 1):
+        seed = fcluster(tree, k, criterion="maxclust") - 1
+        labels = kmeans_refine(embeddings, np.argmax(embeddings @ centroids_of(sample, seed).T, axis=1))
+        centroids = centroids_of(raw, labels)
+        distance = 1.0 - centroids @ centroids.T
+        np.fill_diagonal(distance, np.inf)
+        candidates[k], spread[k] = labels, float(distance.min())
+    log.debug("closest cluster pair by speaker count: %s", spread)
+    if config.num_speakers:
+        return candidates[config.num_speakers]
+    apart = [k for k, d in spread.items() if d >= config.count_threshold]
+    return candidates[max(apart, default=min(candidates))]
+
+
+def merge_small_clusters(
+    embeddings: np.ndarray, labels: np.ndarray, min_windows: int, keep_at_least: int
+) -> np.ndarray:
+    """Give the windows of clusters smaller than ``min_windows`` to the nearest other cluster."""
+    labels = labels.copy()
+    while True:
+        ids, counts = np.unique(labels, return_counts=True)
+        if len(ids) <= keep_at_least or counts.min() >= min_windows:
+            break
+        small = ids[np.argmin(counts)]
+        others = ids[ids != small]
+        centroids = np.stack([embeddings[labels == k].mean(0) for k in others])
+        members = labels == small
+        labels[members] = others[np.argmax(embeddings[members] @ centroids.T, axis=1)]
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels
+
+
+def cluster_blocks(encoder: SpeakerEncoder, feats: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Unit embeddings of up to ``MERGE_BLOCKS`` stretches of a cluster's speech, spread over the call.
+
+    ``frames`` (sorted indices into ``feats``) is cut into consecutive blocks of ``BLOCK_FRAMES``;
+    returns shape (blocks, size).
+    """
+    blocks = np.array_split(frames, max(1, -(-frames.size // BLOCK_FRAMES)))
+    chosen = [blocks[i] for i in np.unique(np.linspace(0, len(blocks) - 1, MERGE_BLOCKS).round().astype(int))]
+    emb = np.stack([encoder.embed(feats[b], np.array([0]), b.size)[0] for b in chosen])
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+def merge_same_speaker(
+    encoder: SpeakerEncoder, feats: np.ndarray, frame_labels: np.ndarray, labels: np.ndarray,
+    threshold: float, keep_at_least: int,
+) -> np.ndarray:
+    """Merge clusters that longer embeddings of their speech show to be one voice.
+
+    Window embeddings are noisy, and a single voice in changing conditions (noise, reverb,
+    crowd) can split into clusters whose window means stand apart. Embeddings of stretches of
+    up to 5 s (``cluster_blocks``) are far more reliable. Two clusters merge, closest first, when
+    every pair of their stretches stands closer than ``threshold`` (cosine distance): complete
+    linkage, so a cluster that mixes several voices never pulls another in.
+
+    Parameters
+    ----------
+    feats : shape (frames, dim), speech frames only
+    frame_labels : shape (frames,), cluster of each speech frame
+    labels : shape (windows,), cluster of each window; the merged labels are returned
+    """
+    labels, frame_labels = labels.copy(), frame_labels.copy()
+    while labels.max() + 1 > max(keep_at_least, 1):
+        ids = [k for k in np.unique(labels) if np.any(frame_labels == k)]
+        if len(ids) < 2:
+            break
+        blocks = {k: cluster_blocks(encoder, feats, np.flatnonzero(frame_labels == k)) for k in ids}
+        pairs = [(float((1.0 - blocks[i] @ blocks[j].T).max()), i, j)
+                 for n, i in enumerate(ids) for j in ids[n + 1 :]]
+        distance, i, j = min(pairs)
+        log.debug("closest clusters by their longest-apart stretches: %.3f", distance)
+        if distance >= threshold:
+            break
+        labels[labels == j] = i
+        frame_labels[frame_labels == j] = i
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels
+
+
+def viterbi(scores: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """Best speaker path through frame scores.
+
+    Parameters
+    ----------
+    scores : shape (frames, speakers), higher is more likely
+    penalty : shape (frames,), cost of switching speaker into each frame
+
+    Returns
+    -------
+    shape (frames,), speaker index per frame
+    """
+    n, k = scores.shape
+    back = np.zeros((n, k), np.int32)
+    total = scores[0].copy()
+    for t in range(1, n):
+        best_prev = int(np.argmax(total))
+        switch = total[best_prev] - penalty[t]
+        stay = total >= switch
+        back[t] = np.where(stay, np.arange(k), best_prev)
+        total = np.where(stay, total, switch) + scores[t]
+    path = np.empty(n, np.int32)
+    path[-1] = int(np.argmax(total))
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def frame_scores(
+    embeddings: np.ndarray, labels: np.ndarray, starts: np.ndarray, window: int, n_frames: int
+) -> np.ndarray:
+    """Mean cosine similarity to each cluster centroid over the windows covering each frame."""
+    k = int(labels.max()) + 1
+    sims = embeddings @ centroids_of(embeddings, labels).T  # (windows, k)
+    acc = np.zeros((n_frames + 1, k))
+    for s, sim in zip(starts, sims, strict=True):
+        acc[s] += sim
+        acc[min(s + window, n_frames)] -= sim
+    count = np.zeros(n_frames + 1)
+    np.add.at(count, starts, 1)
+    np.add.at(count, np.minimum(starts + window, n_frames), -1)
+    return np.cumsum(acc, 0)[:n_frames] / np.maximum(np.cumsum(count)[:n_frames, None], 1)
+
+
+def diarize_embedding(
+    samples: np.ndarray, spans: tuple[Span, ...], config: DiarizationConfig
+) -> Diarization:
+    """Cluster speaker embeddings of the speech, then re-segment frame by frame.
+
+    1. encoder features of the whole call once, speech frames kept (from ``spans``);
+    2. speaker embeddings of sliding windows over the speech;
+    3. agglomerative clustering and k-means of the call-centred embeddings, speaker count from
+       the distance between cluster means;
+    4. clusters that are one voice in longer stretches merged;
+    5. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses;
+    6. overlapped speech from the local speakers of pyannote's segmentation model (``overlap_aware``).
+    """
+    if not spans:
+        return Diarization("embedding", ())
+    encoder = load_encoder(config.encoder)
+    feats = encoder.features(samples)  # (frames, dim) at 100 frames/s
+    n_total = feats.shape[0]
+    speech = np.flatnonzero(spans_to_mask(spans, n_total, FRAME_S))
+    if speech.size < config.min_segment_s / FRAME_S:
+        return Diarization("embedding", ())
+    feats = feats[speech]  # speech frames only from here on
+
+    # windows over speech-only frames: (windows, embedding size)
+    window = max(1, round(config.window_s / FRAME_S))
+    hop = max(1, round(config.hop_s / FRAME_S))
+    raw, starts = embed_windows(encoder, feats, window, hop)
+    window = min(window, speech.size)
+
+    labels = cluster(raw, config)
+    embeddings = center(raw) if len(raw) > 1 else raw
+    min_windows = max(1, int(config.min_speaker_s / config.hop_s))
+    keep = config.num_speakers or config.min_speakers
+    labels = merge_small_clusters(embeddings, labels, min_windows, keep)
+    if not config.num_speakers and labels.max() > 0:
+        frame_labels = np.argmax(frame_scores(embeddings, labels, starts, window, speech.size), axis=1)
+        labels = merge_same_speaker(encoder, feats, frame_labels, labels,
+                                    config.merge_threshold, keep)
+
+    # frame-level re-segmentation: (speech_frames, k)
+    scores = frame_scores(embeddings, labels, starts, window, speech.size)
+    penalty = np.full(speech.size, config.switch_penalty)
+    penalty[1:][np.diff(speech) > 1] *= GAP_SWITCH_DISCOUNT
+    path = viterbi(scores, penalty)
+
+    labels_full = np.full(n_total, -1)
+    labels_full[speech] = path
+    k = int(labels.max()) + 1
+    if config.overlap_detection:
+        local = local_speakers(samples, labels_full, k, config.segmentation_step_s)
+        active = overlap_aware(labels_full, local, k, config.overlap_context_s)
+    else:
+        active = labels_full[None] == np.arange(k)[:, None]
+    segments = [SpeakerSegment(f"spk{g}", s.start, s.end)
+                for g in range(k) for s in mask_to_spans(active[g], FRAME_S, config.min_segment_s)]
+    segments.sort(key=lambda s: (s.start, s.end))
+    return Diarization("embedding", tuple(segments))

@@ -1,0 +1,96 @@
+"""Overlapped speech on mono calls: the local speakers of pyannote's segmentation model mapped to the
+call's speakers, and who talks around each overlap."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import binary_dilation
+from scipy.optimize import linear_sum_assignment
+
+from pipeline.audio.signal import FRAME_S
+from pipeline.models import segmentation
+
+MIN_VOTE_FRAMES = 10  # a local speaker is mapped to a call speaker on at least this many solo frames
+MAYBE_OVERLAP = 0.25  # coarse pass: two speakers this likely at once call for the chunks between
+
+
+def local_speakers(samples: np.ndarray, labels: np.ndarray, k: int, step_s: float) -> segmentation.LocalActivity:
+    """The segmentation model's chunks: every ``2 * step_s`` over the call, then the chunks between
+    (every ``step_s``) only where that coarse pass sees a possible overlap.
+
+    An overlap can sit where one chunk is unsure of it (near its edge, say) and the next one is
+    sure, so overlaps need the fine hop; most of a call is one voice at a time, and there the
+    coarse pass is enough. The fine chunks go where two speakers' mapped activity both exceed
+    ``MAYBE_OVERLAP``.
+
+    Parameters
+    ----------
+    labels : shape (frames,), call speaker of each 10 ms frame, -1 outside speech
+    """
+    coarse = segmentation.local_activity(samples, segmentation.chunk_starts(samples.shape[0], 2 * step_s))
+    maybe = np.flatnonzero((mapped_activity(labels, coarse, k) > MAYBE_OVERLAP).sum(0) >= 2) * FRAME_S
+    between = segmentation.chunk_starts(samples.shape[0], 2 * step_s, offset_s=step_s)
+    near = [s for s in between if np.any((maybe >= s) & (maybe < s + segmentation.CHUNK_S))]
+    return segmentation.merged(coarse, segmentation.local_activity(samples, np.array(near)))
+
+
+def mapped_activity(labels: np.ndarray, local: segmentation.LocalActivity, k: int) -> np.ndarray:
+    """Call speakers' activity probability per 10 ms frame, from the local speakers of every chunk.
+
+    In every chunk each local speaker is mapped to the call speaker that the Viterbi labels give
+    most of its solo frames (one-to-one, Hungarian; at least ``MIN_VOTE_FRAMES``); the mapped
+    activity probabilities are averaged over the chunks covering a frame.
+
+    Parameters
+    ----------
+    labels : shape (frames,), call speaker of each 10 ms frame, -1 outside speech
+    k : number of call speakers
+
+    Returns
+    -------
+    shape (k, frames)
+    """
+    n = labels.shape[0]
+    total, cover = np.zeros((k, n)), np.zeros(n)
+    chunk_frames = local.probs.shape[1]
+    for start, probs in zip(local.starts_s.tolist(), local.probs, strict=True):
+        lo, hi = round(start / FRAME_S), min(n, round((start + segmentation.CHUNK_S) / FRAME_S))
+        if hi <= lo:
+            continue
+        grid = np.arange(lo, hi)
+        nearest = np.clip(np.round((grid * FRAME_S - start - local.offset_s) / local.step_s).astype(int),
+                          0, chunk_frames - 1)
+        act = probs[nearest]  # (grid frames, 3 local speakers)
+        solo = (act > 0.5) & ((act > 0.5).sum(1, keepdims=True) == 1)
+        known = labels[grid] >= 0
+        votes = np.stack([np.bincount(labels[grid][solo[:, j] & known], minlength=k) for j in range(act.shape[1])])
+        for j, g in zip(*linear_sum_assignment(-votes), strict=True):
+            if votes[j, g] >= MIN_VOTE_FRAMES:
+                total[g, grid] += act[:, j]
+        cover[grid] += 1
+    return total / np.maximum(cover, 1)
+
+
+def overlap_aware(labels: np.ndarray, local: segmentation.LocalActivity, k: int, context_s: float) -> np.ndarray:
+    """Speaker activity with overlaps, from the local speakers of the segmentation model.
+
+    A call speaker talks where its mapped activity (``mapped_activity``) exceeds 0.5. Where two or
+    more talk at once, and ``context_s`` around it, this activity replaces the Viterbi labels: the
+    model resolves who stopped and who started finer than 1 s embedding windows can. Elsewhere the
+    Viterbi labels stand (on far-field meetings the model's single-speaker activity is less
+    reliable than the call-level clustering). Speech frames (``labels >= 0``) stay the only ones
+    with speech; one that no speaker claims keeps its Viterbi label, and so does a speaker that
+    no chunk maps, so that none vanishes.
+
+    Returns
+    -------
+    shape (k, frames), bool activity per speaker
+    """
+    seg_active = (mapped_activity(labels, local, k) > 0.5) & (labels >= 0)
+    near = binary_dilation(seg_active.sum(0) >= 2, np.ones(2 * round(context_s / FRAME_S) + 1, bool))
+    active = np.where(near, seg_active, labels[None] == np.arange(k)[:, None])
+    unclaimed = (labels >= 0) & ~active.any(0)
+    active[labels[unclaimed], np.flatnonzero(unclaimed)] = True
+    lost = ~active.any(1)
+    active[lost] |= labels[None] == np.flatnonzero(lost)[:, None]
+    return active

@@ -1,0 +1,97 @@
+"""Who spoke when with a pyannote.audio 4 pipeline over the channel mix, overlapping speakers kept.
+
+Audio goes in as an in-memory tensor, so pyannote never decodes a file (torchcodec cannot load here).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+from pipeline.audio.signal import SAMPLE_RATE
+from pipeline.config import DiarizationConfig
+from pipeline.models.pyannote import pipeline_for
+from pipeline.types import Diarization, SpeakerSegment
+
+log = logging.getLogger(__name__)
+
+METHOD = "pyannote"
+
+
+def _speakers_bounds(config: DiarizationConfig) -> dict[str, int]:
+    """num_speakers when known, else the bounds of the estimated count."""
+    if config.num_speakers:
+        return {"num_speakers": config.num_speakers}
+    return {"min_speakers": config.min_speakers, "max_speakers": config.max_speakers}
+
+
+def _summed_talk_s(annotation) -> float:
+    """Talk time of all speakers of a pyannote ``Annotation`` added up (overlaps count twice)."""
+    return float(sum(segment.duration for segment, _ in annotation.itertracks()))
+
+
+def diarize_pyannote(samples: np.ndarray, config: DiarizationConfig, pipeline=None) -> Diarization:
+    """Speaker segments of a call from a pyannote.audio pipeline, overlaps kept.
+
+    Parameters
+    ----------
+    samples : shape (channels, n) float32 at 16 kHz; the channels are mixed to mono
+    config : speaker count (``num_speakers``, else ``min_speakers``..``max_speakers``) and the
+        pipeline (``pyannote_pipeline``)
+    pipeline : a loaded pyannote pipeline; default ``load_pipeline(config.pyannote_pipeline)``
+
+    Returns
+    -------
+    ``Diarization`` with method "pyannote", speakers ``spk0``.. in pyannote's label order, segments
+    from the overlap-aware ``speaker_diarization`` sorted by start; ``notes`` give the speech
+    that overlaps (overlap-aware talk time minus that of ``exclusive_speaker_diarization``).
+    """
+    import torch
+
+    samples = np.atleast_2d(samples)
+    mono = samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
+    duration = mono.shape[0] / SAMPLE_RATE
+    if mono.shape[0] < SAMPLE_RATE // 10:  # too short for a segmentation frame
+        return Diarization(METHOD, ())
+    pipeline = pipeline if pipeline is not None else pipeline_for(config)
+
+    # waveform: (1, n) float32 tensor; pyannote reads audio from memory, never from a file
+    waveform = torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))[None]
+    bounds = _speakers_bounds(config)
+    notes = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            output = pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "call"}, **bounds)
+        except ValueError as exc:  # k-means asked for more speakers than there are speech chunks
+            if "n_clusters" not in str(exc):
+                raise
+            log.info("pyannote could not find %s (%s); estimating the count freely", bounds, exc)
+            notes.append(f"pyannote: too little speech for {bounds}; speaker count estimated freely")
+            output = pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "call"},
+                              min_speakers=1, max_speakers=config.num_speakers or config.max_speakers)
+    for w in caught:
+        message = " ".join(str(w.message).split())
+        log.debug("pyannote.audio warned: %s", message)
+        if "outside the given bounds" in message:  # too little speech for min_speakers
+            notes.append(f"pyannote: {message}")
+
+    # DiarizeOutput (pyannote.audio 4); a pipeline configured with legacy=True gives an Annotation
+    annotation = getattr(output, "speaker_diarization", output)
+    exclusive = getattr(output, "exclusive_speaker_diarization", None)
+    names = {label: f"spk{k}" for k, label in enumerate(annotation.labels())}
+    segments = []
+    for turn, _, label in annotation.itertracks(yield_label=True):
+        start, end = max(0.0, float(turn.start)), min(duration, float(turn.end))
+        if end > start:
+            segments.append(SpeakerSegment(names[label], start, end))
+    segments.sort(key=lambda s: (s.start, s.end))
+
+    if exclusive is not None and segments:
+        overlap = max(0.0, _summed_talk_s(annotation) - _summed_talk_s(exclusive))
+        notes.append(f"pyannote: {overlap:.2f} s of overlapped speech "
+                     "(overlap-aware talk time minus that of the exclusive timeline)")
+    log.debug("pyannote diarization: %d segments, %d speakers", len(segments), len(names))
+    return Diarization(METHOD, tuple(segments), notes=tuple(notes))

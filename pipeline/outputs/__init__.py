@@ -1,0 +1,1 @@
+"""Results on disk: call.json, RTTM and transcript per call, written atomically."""

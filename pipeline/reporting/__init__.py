@@ -1,0 +1,1 @@
+"""What analysts read: CSV and Parquet exports from the catalog, and HTML report pages."""

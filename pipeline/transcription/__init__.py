@@ -1,0 +1,1 @@
+"""What was said: the ASR stage (faster-whisper), per channel on stereo calls."""
