@@ -6,12 +6,15 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from pipeline import lexicons
 from pipeline.errors import ConfigError
+from pipeline.types import SAMPLE_RATE
 
 DiarizationMethod = Literal["auto", "channels", "embedding", "pyannote"]
 
@@ -88,22 +91,11 @@ class DynamicsConfig:
     dead_air_s: float = 2.0
     interruption_min_overlap_s: float = 0.5
     backchannel_max_s: float = 1.0
-    backchannel_phrases: tuple[str, ...] = (
-        "mm", "mhm", "hmm", "hm", "mm hmm", "uh huh", "um hum", "yeah", "yes", "yep", "yup",
-        "right", "okay", "ok", "sure", "alright", "all right", "i see", "got it", "oh", "ah",
-        "aha", "wow", "really", "exactly", "true",
-    )
+    backchannel_phrases: tuple[str, ...] = lexicons.BACKCHANNELS
     long_monologue_s: float = 60.0
     quick_reply_s: float = 0.2
-    question_words: tuple[str, ...] = (
-        "what", "when", "where", "who", "whom", "whose", "why", "which", "how", "is", "are", "am", "was",
-        "were", "do", "does", "did", "can", "could", "will", "would", "shall", "should", "may", "might",
-        "have", "has", "had", "isn't", "aren't", "don't", "doesn't", "didn't", "can't", "won't", "wouldn't",
-    )
-    complaint_cues: tuple[str, ...] = (
-        "not working", "doesn't work", "still", "again", "waiting", "charged twice", "frustrated",
-        "unacceptable", "ridiculous", "cancel", "complaint", "problem", "issue", "wrong",
-    )
+    question_words: tuple[str, ...] = lexicons.QUESTION_WORDS
+    complaint_cues: tuple[str, ...] = lexicons.COMPLAINTS
     repeat_words: int = 3
     repeat_window_words: int = 12
 
@@ -145,58 +137,24 @@ class RolesConfig:
     question_share_weight: float = 0.5
     phrase_weight: float = 1.0
     max_phrases: int = 3
-    agent_phrases: tuple[str, ...] = (
-        "thank you for calling", "thanks for calling", "welcome to", "my name is", "how can i help",
-        "how may i help", "how can i assist", "anything else i can help", "let me check", "let me pull up",
-        "your account", "one moment", "i can see", "i have processed", "support",
-    )
-    customer_phrases: tuple[str, ...] = (
-        "i was charged", "my bill", "my account", "my order", "my package", "i want to cancel", "i need help with",
-        "i'm calling about", "i am calling about", "supervisor", "manager", "refund me", "my money",
-    )
+    agent_phrases: tuple[str, ...] = lexicons.AGENT_PHRASES
+    customer_phrases: tuple[str, ...] = lexicons.CUSTOMER_PHRASES
 
 
 @dataclass(frozen=True)
 class CuesConfig:
     """Phrase lexicons matched on normalized words (lower case, no punctuation, hyphens split)."""
 
-    empathy: tuple[str, ...] = (
-        "i understand how", "i understand that", "i understand your", "i can imagine", "that must be",
-        "i know how", "i hear you", "i'd feel the same", "i would feel the same", "that sounds frustrating",
-    )
-    apology: tuple[str, ...] = ("sorry", "i apologize", "i apologise", "my apologies", "apologies for")
-    positive: tuple[str, ...] = (
-        "certainly", "absolutely", "of course", "i'd be glad to", "i would be glad to", "i'd be happy to",
-        "i would be happy to", "happy to help", "glad to help", "definitely", "great news", "i can do that",
-        "my pleasure", "no problem",
-    )
-    negative: tuple[str, ...] = (
-        "not possible", "there is nothing i can do", "there's nothing i can do", "nothing i can do",
-        "you need to", "you have to", "you must", "i can't", "i cannot", "we can't", "we cannot", "not my job",
-        "that's our policy", "that is our policy", "you should have", "calm down",
-    )
-    acknowledgement: tuple[str, ...] = (
-        "i see", "i understand", "that makes sense", "got it", "i hear you", "thanks for explaining",
-    )
-    paraphrase: tuple[str, ...] = (
-        "so if i understand correctly", "if i understand correctly", "so what you're saying",
-        "so what you are saying", "let me make sure i understand", "just to confirm", "so you're saying",
-        "so you are saying", "in other words", "to make sure i have this right",
-    )
-    greeting: tuple[str, ...] = (
-        "thank you for calling", "thanks for calling", "welcome to", "good morning", "good afternoon",
-        "good evening", "my name is",
-    )
-    closing: tuple[str, ...] = (
-        "anything else i can help", "anything else i can do", "thank you for calling", "thanks for calling",
-        "have a great day", "have a nice day", "have a wonderful day", "you're welcome", "you are welcome",
-    )
-    escalation: tuple[str, ...] = ("supervisor", "manager", "escalate", "complaint", "speak to someone else")
-    open_question_starts: tuple[str, ...] = (
-        "how", "why", "what happened", "what seems", "what can i", "what would", "what else", "tell me",
-        "could you tell", "can you tell", "could you describe", "can you describe", "could you explain",
-        "can you explain", "describe", "explain", "walk me through", "help me understand",
-    )
+    empathy: tuple[str, ...] = lexicons.EMPATHY
+    apology: tuple[str, ...] = lexicons.APOLOGY
+    positive: tuple[str, ...] = lexicons.POSITIVE
+    negative: tuple[str, ...] = lexicons.NEGATIVE
+    acknowledgement: tuple[str, ...] = lexicons.ACKNOWLEDGEMENT
+    paraphrase: tuple[str, ...] = lexicons.PARAPHRASE
+    greeting: tuple[str, ...] = lexicons.GREETING
+    closing: tuple[str, ...] = lexicons.CLOSING
+    escalation: tuple[str, ...] = lexicons.ESCALATION
+    open_question_starts: tuple[str, ...] = lexicons.OPEN_QUESTION_STARTS
 
 
 @dataclass(frozen=True)
@@ -347,8 +305,11 @@ def _build(cls: type, data: dict[str, Any], prefix: str, base: Any = None) -> An
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:
-    """Build a ``Config`` from nested dicts; missing keys take the defaults."""
-    return _build(Config, data, "")
+    """Build a ``Config`` from nested dicts; missing keys take the defaults. Every range and consistency check
+    runs here (``check``), before any audio is read."""
+    config = _build(Config, data, "")
+    check(config)
+    return config
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -367,3 +328,97 @@ def with_overrides(config: Config, section: str, **changes: Any) -> Config:
     current = dataclasses.asdict(getattr(config, section))
     merged = {**dataclasses.asdict(config), section: {**current, **changes}}
     return config_from_dict(merged)
+
+
+# ---------------------------------------------------------------- range and consistency checks
+
+
+def _need(ok: bool, name: str, rule: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{name}: need {rule}, got {value!r}")
+
+
+def _positive(section: Any, prefix: str, *names: str) -> None:
+    for name in names:
+        _need(getattr(section, name) > 0, f"{prefix}.{name}", "a positive value", getattr(section, name))
+
+
+def _not_negative(section: Any, prefix: str, *names: str) -> None:
+    for name in names:
+        _need(getattr(section, name) >= 0, f"{prefix}.{name}", "a value >= 0", getattr(section, name))
+
+
+def _grades(bounds: tuple[float, ...], name: str, *, higher_is_better: bool) -> None:
+    ordered = len(bounds) == 2 and (bounds[0] >= bounds[1] if higher_is_better else bounds[0] <= bounds[1])
+    _need(ordered, name, f"[high, low] bounds with high {'>=' if higher_is_better else '<='} low", list(bounds))
+
+
+def _check_speech(c: Config) -> None:
+    v, a, d = c.vad, c.asr, c.diarization
+    _need(0 < v.threshold <= 1, "vad.threshold", "a speech probability in (0, 1]", v.threshold)
+    _not_negative(v, "vad", "min_speech_duration_ms", "min_silence_duration_ms", "speech_pad_ms", "edge_search_ms",
+                  "edge_floor_margin_db", "edge_peak_drop_db")
+    _positive(a, "asr", "beam_size", "max_compression_ratio")
+    _not_negative(a, "asr", "cpu_threads")
+    _need(bool(a.temperatures) and all(0 <= t <= 1 for t in a.temperatures), "asr.temperatures",
+          "one or more temperatures in [0, 1]", list(a.temperatures))
+    _need(1 <= d.min_speakers <= d.max_speakers, "diarization.min_speakers",
+          f"1 <= min_speakers <= max_speakers ({d.max_speakers})", d.min_speakers)
+    _need(d.num_speakers is None or d.num_speakers >= 1, "diarization.num_speakers", "null or >= 1", d.num_speakers)
+    _positive(d, "diarization", "window_s", "hop_s", "segmentation_step_s", "echo_min_delay_ms", "echo_min_z")
+    _need(d.hop_s <= d.window_s, "diarization.hop_s", f"hop_s <= window_s ({d.window_s})", d.hop_s)
+    _not_negative(d, "diarization", "switch_penalty", "min_segment_s", "min_speaker_s", "overlap_context_s",
+                  "min_channel_speech_s")
+    for name in ("count_threshold", "merge_threshold"):
+        _need(0 < getattr(d, name) < 2, f"diarization.{name}", "a cosine distance in (0, 2)", getattr(d, name))
+    _need(0 < d.duplicate_channel_corr <= 1, "diarization.duplicate_channel_corr", "a correlation in (0, 1]",
+          d.duplicate_channel_corr)
+    _need(d.echo_min_delay_ms < d.echo_max_delay_ms, "diarization.echo_max_delay_ms",
+          f"more than echo_min_delay_ms ({d.echo_min_delay_ms:g})", d.echo_max_delay_ms)
+    _not_negative(c.align, "align", "max_turn_gap_s")
+
+
+def _check_conversation(c: Config) -> None:
+    dy, p, ac, r = c.dynamics, c.prosody, c.acoustics, c.roles
+    _positive(dy, "dynamics", "min_pause_s", "backchannel_max_s", "long_monologue_s", "repeat_words")
+    _need(dy.dead_air_s > dy.min_pause_s, "dynamics.dead_air_s", f"more than min_pause_s ({dy.min_pause_s:g})",
+          dy.dead_air_s)
+    _not_negative(dy, "dynamics", "interruption_min_overlap_s", "quick_reply_s")
+    _need(dy.repeat_window_words >= dy.repeat_words, "dynamics.repeat_window_words",
+          f"at least repeat_words ({dy.repeat_words})", dy.repeat_window_words)
+    _need(0 < p.fmin_hz < p.fmax_hz < SAMPLE_RATE / 4, "prosody.fmax_hz",
+          f"0 < fmin_hz < fmax_hz < {SAMPLE_RATE / 4:g} Hz (a quarter of the sample rate), fmin_hz {p.fmin_hz:g}",
+          p.fmax_hz)
+    _positive(p, "prosody", "hop_ms", "level_range_db", "contour_rate_hz", "final_window_s")
+    _need(0 < p.voicing_threshold < 1, "prosody.voicing_threshold", "a value in (0, 1)", p.voicing_threshold)
+    _not_negative(p, "prosody", "min_voiced_s")
+    _positive(ac, "acoustics", "block_s")
+    _grades(ac.grade_snr_db, "acoustics.grade_snr_db", higher_is_better=True)
+    _grades(ac.grade_word_probability, "acoustics.grade_word_probability", higher_is_better=True)
+    _grades(ac.grade_overlap_ratio, "acoustics.grade_overlap_ratio", higher_is_better=False)
+    _grades(ac.grade_bleed_db, "acoustics.grade_bleed_db", higher_is_better=False)
+    _need(0.5 <= r.min_confidence <= 1, "roles.min_confidence", "a probability in [0.5, 1]", r.min_confidence)
+    _not_negative(r, "roles", "opens_call_weight", "question_share_weight", "phrase_weight", "max_phrases")
+
+
+def _check_scoring(sc: ScoringConfig) -> None:
+    for score in ("tone", "patience", "active_listening"):
+        for f in dataclasses.fields(getattr(sc, score)):
+            cfg = getattr(getattr(sc, score), f.name)
+            xs = [p[0] for p in cfg.points]
+            _need(cfg.weight >= 0 and bool(cfg.points) and all(len(p) == 2 and 0 <= p[1] <= 1 for p in cfg.points)
+                  and all(b > a for a, b in pairwise(xs)), f"scoring.{score}.{f.name}",
+                  "weight >= 0 and points [[value, 0-1], ...] with increasing values", [cfg.weight, cfg.points])
+    _positive(sc, "scoring", "baseline_s", "deescalation_sentiment", "deescalation_pitch_st",
+              "deescalation_loudness_db")
+    _not_negative(sc, "scoring", "min_rest_s")
+
+
+def check(config: Config) -> None:
+    """Raise ``ConfigError`` naming the first setting out of its range or inconsistent with another."""
+    _check_speech(config)
+    _check_conversation(config)
+    _check_scoring(config.scoring)
+    a = config.archive
+    _not_negative(a, "archive", "settle_s", "excerpt_chars")
+    _positive(a, "archive", "redact_min_digits")

@@ -67,33 +67,32 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
     a distributed engine can run it unchanged. Raises ``CallscopeError`` subclasses only.
     """
     t0 = time.perf_counter()
-    scoring.check_config(config.scoring)  # fail before the costly stages
     call_id = call_id or (metadata and metadata.call_id) or Path(path).stem
     timings: dict[str, float] = {}
     with _stage("decode", call_id, timings, hook):
         rec = decode.load_audio(path)
+    with _stage("echo", call_id, timings, hook):  # stereo: one channel repeating the other late
+        found = echo.find_echo(rec.samples, config.diarization)
+        rec = dataclasses.replace(rec, samples=echo.cancel_echo(rec.samples, found)) if found else rec
     with _stage("vad", call_id, timings, hook):
-        found = echo.find_echo(rec.samples, config.diarization)  # stereo: one channel repeating the other late
-        if found:
-            echo.cancel_echo(rec.samples, found)
         channel_spans = [vad.speech_spans(ch, config.vad) for ch in rec.samples]
+    with _stage("method", call_id, timings, hook):
         method, checks = channels.choose_method(rec.samples, channel_spans, config.diarization)
         checks = (*checks, echo.echo_note(found)) if found else checks
-        mono_spans = (vad.speech_spans(rec.mono(), config.vad)
-                      if method == "embedding" and rec.channels > 1 else channel_spans[0])
-    with _stage("asr", call_id, timings, hook):
         # models load once per process; a pyannote pipeline that cannot load fails before the ASR
         diarizer = pyannote_model.pipeline_for(config.diarization) if method == "pyannote" else None
-        model = asr.model_for(config.asr)
-        transcript = transcribe.transcribe(model, rec.samples, config.asr,
+    with _stage("asr", call_id, timings, hook):
+        transcript = transcribe.transcribe(asr.model_for(config.asr), rec.samples, config.asr,
                                            per_channel=method == "channels")
     with _stage("diarize", call_id, timings, hook):
         if method == "channels":
             diar = channels.diarize_channels(channel_spans, rec.samples, config.diarization)
         elif method == "pyannote":  # its own speech detection, over the channel mix
             diar = pyannote.diarize_pyannote(rec.samples, config.diarization, diarizer)
-        else:
-            diar = embedding.diarize_embedding(rec.mono(), mono_spans, config.diarization)
+        else:  # a stereo file analyzed as mono: speech found again over the channel mix
+            mono = rec.mono()
+            spans = vad.speech_spans(mono, config.vad) if rec.channels > 1 else channel_spans[0]
+            diar = embedding.diarize_embedding(mono, spans, config.diarization)
         diar = dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=found)
     with _stage("align", call_id, timings, hook):
         alignment = align.align(transcript, diar, config.align)

@@ -7,6 +7,8 @@ from typing import Literal
 
 import numpy as np
 
+SAMPLE_RATE = 16000  # Hz: every recording is analyzed at this rate, whatever its own
+
 EventType = Literal["interruption", "backchannel", "pause", "dead_air", "long_monologue"]
 Grade = Literal["high", "medium", "low"]
 Role = Literal["agent", "customer", "unknown"]
@@ -26,11 +28,11 @@ class AudioInfo:
 
 @dataclass(frozen=True)
 class Audio:
-    """A decoded recording: ``samples`` is float32, shape (channels, samples), at 16 kHz."""
+    """A decoded recording: ``samples`` is float32, shape (channels, samples), at ``SAMPLE_RATE``, read-only."""
 
     info: AudioInfo
     samples: np.ndarray = field(repr=False)
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
 
     @property
     def channels(self) -> int:

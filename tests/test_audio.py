@@ -5,8 +5,8 @@ import soxr
 
 from pipeline.audio import decode
 from pipeline.audio.decode import load_audio
-from pipeline.audio.signal import SAMPLE_RATE
 from pipeline.errors import AudioError
+from pipeline.types import SAMPLE_RATE
 
 from .conftest import EVAL, tone
 

@@ -1,4 +1,6 @@
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -49,6 +51,44 @@ def test_every_default_key_has_a_comment(name):
 def test_bad_config_names_the_problem(data, match):
     with pytest.raises(ConfigError, match=match):
         config_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"prosody": {"fmin_hz": 300.0, "fmax_hz": 200.0}}, "fmin_hz < fmax_hz"),
+        ({"prosody": {"fmax_hz": 5000.0}}, "fmax_hz < 4000 Hz"),
+        ({"prosody": {"hop_ms": 0.0}}, r"prosody\.hop_ms: need a positive value, got 0\.0"),
+        ({"prosody": {"contour_rate_hz": -1.0}}, "prosody.contour_rate_hz"),
+        ({"diarization": {"min_speakers": 3, "max_speakers": 2}}, r"min_speakers <= max_speakers \(2\), got 3"),
+        ({"diarization": {"num_speakers": 0}}, "diarization.num_speakers: need null or >= 1"),
+        ({"diarization": {"hop_s": 2.0}}, r"diarization.hop_s: need hop_s <= window_s \(1.0\)"),
+        ({"diarization": {"echo_min_delay_ms": 600.0}}, "echo_max_delay_ms: need more than echo_min_delay_ms"),
+        ({"vad": {"threshold": 0.0}}, r"vad.threshold: need a speech probability in \(0, 1\]"),
+        ({"asr": {"temperatures": []}}, "asr.temperatures: need one or more temperatures"),
+        ({"dynamics": {"dead_air_s": 0.1}}, "dynamics.dead_air_s: need more than min_pause_s"),
+        ({"acoustics": {"grade_snr_db": [10.0, 20.0]}}, r"acoustics.grade_snr_db: need \[high, low\] bounds"),
+        ({"roles": {"min_confidence": 0.2}}, r"roles.min_confidence: need a probability in \[0.5, 1\]"),
+        ({"archive": {"redact_min_digits": 0}}, "archive.redact_min_digits: need a positive value"),
+        *[({"scoring": {"tone": {"pace_wpm": {"weight": 1.0, "points": points}}}},
+           r"scoring\.tone\.pace_wpm: need weight >= 0 and points")
+          for points in ([[1, 0], [1, 1]], [[0, 0], [1, 2]], [])],
+        ({"scoring": {"patience": {"response_latency_s": {"weight": -1.0}}}}, "scoring.patience.response_latency_s"),
+    ],
+)
+def test_out_of_range_settings_are_refused_when_loaded(data, match):
+    with pytest.raises(ConfigError, match=match):
+        config_from_dict(data)
+
+
+def test_a_bad_range_stops_the_command_before_any_audio_is_read(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("diarization:\n  min_speakers: 4\n  max_speakers: 2\n")
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "analyze", str(tmp_path / "missing.wav"), "--out",
+                           str(tmp_path / "out"), "--config", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("callscope: config error: diarization.min_speakers: need 1 <= min_speakers")
+    assert "missing.wav" not in proc.stderr
 
 
 def test_load_config_file(tmp_path):

@@ -94,7 +94,17 @@ def test_echo_is_found_and_subtracted(config, channel, sign):
         return evaluate.der(ref, result.segments, collar=0.0)
 
     assert der(echoed) > 0.25  # the echo is taken for the other party's speech
-    assert der(echo.cancel_echo(echoed, found)) <= 0.03
+    before = echoed.copy()
+    cancelled = echo.cancel_echo(echoed, found)
+    assert der(cancelled) <= 0.03
+    assert np.array_equal(echoed, before) and not cancelled.flags.writeable  # a new, frozen array
+
+
+def test_decoded_samples_are_read_only():
+    """An ``Audio`` is frozen, its samples too: a stage that wrote into them would change what later stages see."""
+    audio = load_audio(SAMPLES / "billing_stereo.flac")
+    with pytest.raises(ValueError, match="read-only"):
+        audio.samples[0, 0] = 1.0
 
 
 def test_synthetic_stereo_call_is_exact(config):

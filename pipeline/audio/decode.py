@@ -14,9 +14,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from pipeline.audio.signal import SAMPLE_RATE
 from pipeline.errors import AudioError
-from pipeline.types import Audio, AudioInfo
+from pipeline.types import SAMPLE_RATE, Audio, AudioInfo
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +187,7 @@ def load_audio(path: str | Path) -> Audio:
     except PermissionError:
         raise AudioError(path, "permission denied") from None
     samples, stream = decode(path)
+    samples.flags.writeable = False  # an Audio is frozen, its samples too: stages make new arrays
     info = AudioInfo(
         path=str(path),
         sha256=sha,

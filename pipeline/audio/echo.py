@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.audio.signal import BLOCK, SAMPLE_RATE, channel_correlation, channel_energy, cross_correlation
+from pipeline.audio.signal import BLOCK, channel_correlation, channel_energy, cross_correlation
 from pipeline.config import DiarizationConfig
-from pipeline.types import Echo
+from pipeline.types import SAMPLE_RATE, Echo
 
 ECHO_OVER_BLEED = 0.25  # speech correlates with itself up to ~0.1 at lags of 20 ms and more: a late peak below
 # this share of the bleed's peak (under the minimum delay) is that bleed's own periodicity, not an echo
@@ -42,13 +42,16 @@ def find_echo(samples: np.ndarray, config: DiarizationConfig) -> Echo | None:
 
 
 def cancel_echo(samples: np.ndarray, echo: Echo) -> np.ndarray:
-    """Subtract the echo from its channel in place (a one-tap canceller, block by block); returns ``samples``."""
+    """A read-only copy of ``samples`` (channels, n) with the echo subtracted from its channel (a one-tap
+    canceller, block by block). The copy is the only extra memory: the caller drops the original."""
+    out = samples.copy()
     delay = round(echo.delay_s * SAMPLE_RATE)
     gain = np.float32(np.sign(echo.correlation) * 10 ** (echo.gain_db / 20))
-    target, source = samples[echo.channel, delay:], samples[1 - echo.channel]
+    target, source = out[echo.channel, delay:], samples[1 - echo.channel]
     for s in range(0, target.size, BLOCK):
         target[s:s + BLOCK] -= gain * source[s:s + BLOCK][:target.size - s]
-    return samples
+    out.flags.writeable = False
+    return out
 
 
 def echo_note(echo: Echo) -> str:

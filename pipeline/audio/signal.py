@@ -1,17 +1,16 @@
 """Signal helpers over 16 kHz float32 audio: 10 ms frame levels, quiet-point blocks, span masks, channel sums.
 
-The project's one sample rate and one analysis frame live here; every 10 ms frame array of the
-pipeline is at ``FRAME`` samples (``FRAME_S`` seconds) per frame.
+The project's one analysis frame lives here (at the one sample rate, ``types.SAMPLE_RATE``):
+every 10 ms frame array of the pipeline is at ``FRAME`` samples (``FRAME_S`` seconds) per frame.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pipeline.types import Span
+from pipeline.types import SAMPLE_RATE, Span
 
-SAMPLE_RATE = 16000
-FRAME = 160  # 10 ms
+FRAME = SAMPLE_RATE // 100  # 10 ms
 FRAME_S = FRAME / SAMPLE_RATE
 BLOCK_S = 300.0  # a long signal is processed in blocks of about this long (Silero, the ASR)...
 SEARCH_S = 30.0  # ...each ending at the quietest point this close before its nominal end

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from pipeline.audio.signal import FRAME, SAMPLE_RATE, block_bounds, frame_db
+from pipeline.audio.signal import FRAME, block_bounds, frame_db
 from pipeline.config import VadConfig
-from pipeline.types import Span
+from pipeline.types import SAMPLE_RATE, Span
 
 
 def speech_spans(samples: np.ndarray, config: VadConfig) -> tuple[Span, ...]:

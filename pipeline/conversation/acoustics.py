@@ -20,10 +20,19 @@ from typing import Literal
 import numpy as np
 from scipy.signal import welch
 
-from pipeline.audio.signal import FRAME_S, SAMPLE_RATE, frame_db, spans_to_mask
+from pipeline.audio.signal import FRAME_S, frame_db, spans_to_mask
 from pipeline.config import AcousticsConfig
 from pipeline.conversation.timeline import activity, merge
-from pipeline.types import Alignment, AttributedWord, CallAcoustics, CallDynamics, Grade, Span, SpeakerSegment
+from pipeline.types import (
+    SAMPLE_RATE,
+    Alignment,
+    AttributedWord,
+    CallAcoustics,
+    CallDynamics,
+    Grade,
+    Span,
+    SpeakerSegment,
+)
 
 BAND_HZ = (150.0, 3800.0)  # the telephone band above mains hum: tones, music and noise are judged here
 MIN_SPECTRUM_SAMPLES = 512  # a shorter block has too coarse a spectrum to tell a tone: its class is by level

@@ -29,7 +29,6 @@ import scipy.fft
 
 from pipeline.config import ProsodyConfig
 from pipeline.conversation.timeline import inside, solo_spans
-from pipeline.errors import ConfigError
 from pipeline.types import Alignment, Audio, CallProsody, Span, SpeakerProsody, TurnContour
 
 RANGE_FLOOR = (25, 0.75)  # second-pass floor: this percentile of the first pass, times this factor
@@ -205,23 +204,9 @@ def turn_contour(times: np.ndarray, st: np.ndarray, turn: Span, *, config: Proso
 # ---------------------------------------------------------------- the call
 
 
-def check_config(config: ProsodyConfig, sample_rate: int) -> None:
-    """Raise ``ConfigError`` naming the setting that cannot work at ``sample_rate`` (Hz)."""
-    if not 0 < config.fmin_hz < config.fmax_hz < sample_rate / 4:
-        raise ConfigError(f"prosody: need 0 < fmin_hz < fmax_hz < {sample_rate / 4:g} Hz (a quarter of the "
-                          f"sample rate), got fmin_hz {config.fmin_hz:g}, fmax_hz {config.fmax_hz:g}")
-    for name in ("hop_ms", "contour_rate_hz", "final_window_s"):
-        if getattr(config, name) <= 0:
-            raise ConfigError(f"prosody.{name} must be positive, got {getattr(config, name):g}")
-
-
 def analyze(audio: Audio, alignment: Alignment, config: ProsodyConfig) -> CallProsody:
-    """Pitch and loudness figures per speaker and a pitch contour per turn (``alignment.turns`` order).
-
-    Raises ``ConfigError`` for settings that cannot work (``check_config``).
-    """
+    """Pitch and loudness figures per speaker and a pitch contour per turn (``alignment.turns`` order)."""
     sr = audio.sample_rate
-    check_config(config, sr)
     hop, half = round(sr * config.hop_ms / 1000), level_frame_length(config, sr) // 2
     centres = np.arange(half, audio.samples.shape[1] - half, hop)  # level frames wholly inside the call
     times = centres / sr

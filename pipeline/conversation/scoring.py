@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from itertools import pairwise
 
 import numpy as np
 
 from pipeline.config import ComponentConfig, ScoringConfig
 from pipeline.conversation.timeline import activity
-from pipeline.errors import ConfigError
 from pipeline.types import (
     Alignment,
     CallCues,
@@ -218,23 +216,10 @@ def combine(values: dict[str, float | None], components: dict[str, ComponentConf
     return Score(sum(c.contribution for c in out.values()) if total > 0 else None, out)
 
 
-def check_config(config: ScoringConfig) -> None:
-    """Raise ``ConfigError`` for a negative weight or reference points that are not increasing 0-1 pairs."""
-    for score in SCORES:
-        for f in dataclasses.fields(getattr(config, score)):
-            cfg = getattr(getattr(config, score), f.name)
-            xs = [p[0] for p in cfg.points]
-            if (cfg.weight < 0 or not cfg.points or any(len(p) != 2 or not 0 <= p[1] <= 1 for p in cfg.points)
-                    or any(b <= a for a, b in pairwise(xs))):
-                raise ConfigError(f"scoring.{score}.{f.name}: need weight >= 0 and points [[value, 0-1], ...] "
-                                  f"with increasing values, got {cfg.weight}, {cfg.points}")
-
-
 def analyze(alignment: Alignment, dynamics: CallDynamics, prosody: CallProsody, cues: CallCues,
             duration_s: float, config: ScoringConfig
             ) -> tuple[dict[str, SpeakerTrends], dict[str, dict[str, Score]]]:
-    """Trends and the three scores of every speaker of ``dynamics``. Raises ``ConfigError`` (``check_config``)."""
-    check_config(config)
+    """Trends and the three scores of every speaker of ``dynamics``."""
     trend, scores = {}, {}
     no_voice = SpeakerProsody(None, None, None, None, None, 0.0)
     for spk, d in dynamics.speakers.items():

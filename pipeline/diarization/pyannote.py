@@ -10,10 +10,9 @@ import warnings
 
 import numpy as np
 
-from pipeline.audio.signal import SAMPLE_RATE
 from pipeline.config import DiarizationConfig
 from pipeline.models.pyannote import pipeline_for
-from pipeline.types import Diarization, SpeakerSegment
+from pipeline.types import SAMPLE_RATE, Diarization, SpeakerSegment
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.audio.signal import SAMPLE_RATE
 from pipeline.errors import ModelError
+from pipeline.types import SAMPLE_RATE
 
 CHUNK_S = 10.0  # the model's training duration
 BATCH = 8

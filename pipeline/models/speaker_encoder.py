@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from pipeline.errors import ModelError
+from pipeline.types import SAMPLE_RATE
 
 TRUNK_FRAMES = 200  # CAM++ trunk pieces: 2 s of features, an even count (the trunk halves the rate)
 TRUNK_GROUP = 128  # pieces whose trunk frames are held at once (256 s of speech)
@@ -119,7 +120,7 @@ class CamPlusPlus:
         for a in range(0, n, FBANK_BLOCK):
             b = min(n, a + FBANK_BLOCK)
             x = np.ascontiguousarray(wav[a * FBANK_HOP:(b - 1) * FBANK_HOP + FBANK_WINDOW], np.float32)
-            out[a:b] = kaldi.fbank(torch.from_numpy(x)[None], num_mel_bins=80, sample_frequency=16000,
+            out[a:b] = kaldi.fbank(torch.from_numpy(x)[None], num_mel_bins=80, sample_frequency=SAMPLE_RATE,
                                    dither=0.0).numpy()
         return out
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.audio.signal import SAMPLE_RATE, block_bounds, frame_db
+from pipeline.audio.signal import block_bounds, frame_db
 from pipeline.config import AsrConfig
-from pipeline.types import Transcript, Word
+from pipeline.types import SAMPLE_RATE, Transcript, Word
 
 
 def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: int,

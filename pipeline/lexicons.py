@@ -1,0 +1,69 @@
+"""The English phrase lists behind the default lexicons of the config (matched on normalized words: lower case,
+no punctuation, hyphens split). A phrase two lexicons share is defined once here. Sites with other wording
+replace a list in their config file."""
+
+from __future__ import annotations
+
+THANKS_FOR_CALLING = ("thank you for calling", "thanks for calling")
+OPENINGS = (*THANKS_FOR_CALLING, "welcome to", "my name is")
+MORE_HELP = ("anything else i can help",)
+MANAGER = ("supervisor", "manager")
+
+# turn-taking (dynamics)
+BACKCHANNELS = (
+    "mm", "mhm", "hmm", "hm", "mm hmm", "uh huh", "um hum", "yeah", "yes", "yep", "yup", "right", "okay", "ok",
+    "sure", "alright", "all right", "i see", "got it", "oh", "ah", "aha", "wow", "really", "exactly", "true",
+)
+QUESTION_WORDS = (
+    "what", "when", "where", "who", "whom", "whose", "why", "which", "how", "is", "are", "am", "was", "were", "do",
+    "does", "did", "can", "could", "will", "would", "shall", "should", "may", "might", "have", "has", "had", "isn't",
+    "aren't", "don't", "doesn't", "didn't", "can't", "won't", "wouldn't",
+)
+COMPLAINTS = (
+    "not working", "doesn't work", "still", "again", "waiting", "charged twice", "frustrated", "unacceptable",
+    "ridiculous", "cancel", "complaint", "problem", "issue", "wrong",
+)
+
+# who is the agent (roles)
+AGENT_PHRASES = (
+    *OPENINGS, *MORE_HELP, "how can i help", "how may i help", "how can i assist", "let me check", "let me pull up",
+    "your account", "one moment", "i can see", "i have processed", "support",
+)
+CUSTOMER_PHRASES = (
+    *MANAGER, "i was charged", "my bill", "my account", "my order", "my package", "i want to cancel",
+    "i need help with", "i'm calling about", "i am calling about", "refund me", "my money",
+)
+
+# language cues (cues, scores, report highlighting)
+EMPATHY = (
+    "i understand how", "i understand that", "i understand your", "i can imagine", "that must be", "i know how",
+    "i hear you", "i'd feel the same", "i would feel the same", "that sounds frustrating",
+)
+APOLOGY = ("sorry", "i apologize", "i apologise", "my apologies", "apologies for")
+POSITIVE = (
+    "certainly", "absolutely", "of course", "i'd be glad to", "i would be glad to", "i'd be happy to",
+    "i would be happy to", "happy to help", "glad to help", "definitely", "great news", "i can do that",
+    "my pleasure", "no problem",
+)
+NEGATIVE = (
+    "not possible", "there is nothing i can do", "there's nothing i can do", "nothing i can do", "you need to",
+    "you have to", "you must", "i can't", "i cannot", "we can't", "we cannot", "not my job", "that's our policy",
+    "that is our policy", "you should have", "calm down",
+)
+ACKNOWLEDGEMENT = ("i see", "i understand", "that makes sense", "got it", "i hear you", "thanks for explaining")
+PARAPHRASE = (
+    "so if i understand correctly", "if i understand correctly", "so what you're saying", "so what you are saying",
+    "let me make sure i understand", "just to confirm", "so you're saying", "so you are saying", "in other words",
+    "to make sure i have this right",
+)
+GREETING = (*OPENINGS, "good morning", "good afternoon", "good evening")
+CLOSING = (
+    *MORE_HELP, *THANKS_FOR_CALLING, "anything else i can do", "have a great day", "have a nice day",
+    "have a wonderful day", "you're welcome", "you are welcome",
+)
+ESCALATION = (*MANAGER, "escalate", "complaint", "speak to someone else")
+OPEN_QUESTION_STARTS = (
+    "how", "why", "what happened", "what seems", "what can i", "what would", "what else", "tell me", "could you tell",
+    "can you tell", "could you describe", "can you describe", "could you explain", "can you explain", "describe",
+    "explain", "walk me through", "help me understand",
+)
