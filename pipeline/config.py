@@ -14,7 +14,7 @@ import yaml
 
 from pipeline import lexicons
 from pipeline.errors import ConfigError
-from pipeline.types import SAMPLE_RATE
+from pipeline.types import SAMPLE_RATE, SCORES
 
 DiarizationMethod = Literal["auto", "channels", "embedding", "pyannote"]
 
@@ -402,7 +402,7 @@ def _check_conversation(c: Config) -> None:
 
 
 def _check_scoring(sc: ScoringConfig) -> None:
-    for score in ("tone", "patience", "active_listening"):
+    for score in SCORES:
         for f in dataclasses.fields(getattr(sc, score)):
             cfg = getattr(getattr(sc, score), f.name)
             xs = [p[0] for p in cfg.points]

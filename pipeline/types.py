@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 
 SAMPLE_RATE = 16000  # Hz: every recording is analyzed at this rate, whatever its own
+SCORES = ("tone", "patience", "active_listening")  # the scores of each speaker, in the order reported
 
 EventType = Literal["interruption", "backchannel", "pause", "dead_air", "long_monologue"]
 Grade = Literal["high", "medium", "low"]

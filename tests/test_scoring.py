@@ -15,14 +15,13 @@ from pipeline.errors import MetadataError
 from pipeline.metadata import CallMetadata, load_metadata, metadata_from_dict
 from pipeline.outputs import store
 from pipeline.runner import analyze_call
-from pipeline.types import Alignment, AttributedWord, SpeakerSegment
+from pipeline.types import SCORES, Alignment, AttributedWord, SpeakerSegment
 
 from . import scripted_calls
 from .conftest import PYANNOTE_SAMPLE, SAMPLES
 
 PAIRS = [("good_stereo", "poor_stereo"), ("good_mono", "poor_mono"),
          ("good_stereo_swapped", "poor_stereo_swapped")]
-SCORES = ("tone", "patience", "active_listening")
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ import numpy as np
 from pipeline.config import ComponentConfig, ScoringConfig
 from pipeline.conversation.timeline import activity
 from pipeline.types import (
+    SCORES,
     Alignment,
     CallCues,
     CallDynamics,
@@ -35,7 +36,6 @@ from pipeline.types import (
     SpeakerTrends,
 )
 
-SCORES = ("tone", "patience", "active_listening")
 MIN_WINDOW_TALK_S = 2.0  # pace in a window needs this much of the speaker's speech
 MIN_WINDOW_BINS = 5  # pitch or loudness in a window needs this many contour bins
 REF_HZ = 100.0  # absolute pitch in semitones re this frequency (mirroring)

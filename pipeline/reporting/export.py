@@ -22,11 +22,11 @@ import numpy as np
 from pipeline import __version__
 from pipeline.config import ArchiveConfig
 from pipeline.nightly.catalog import connect
+from pipeline.types import SCORES
 
 Level = Literal["call", "speaker", "agent"]
 Format = Literal["csv", "parquet"]
 ROLES = ("agent", "customer")
-SCORES = ("tone", "patience", "active_listening")
 AGENT_METRICS = ("talk_ratio", "words_per_minute", "articulation_rate_sps", "pauses_per_min",
                  "response_latency_median_s", "interruptions_made", "backchannels", "pitch_median_hz",
                  "loudness_db_mean")

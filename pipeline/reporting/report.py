@@ -26,7 +26,8 @@ from matplotlib.ticker import MultipleLocator
 
 from pipeline.config import Config
 from pipeline.conversation.text import questions, tokens
-from pipeline.reporting.export import AGENT_METRICS, SCORES, Table
+from pipeline.reporting.export import AGENT_METRICS, Table
+from pipeline.types import SCORES
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}
