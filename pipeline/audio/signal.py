@@ -15,7 +15,7 @@ FRAME_S = FRAME / SAMPLE_RATE
 BLOCK_S = 300.0  # a long signal is processed in blocks of about this long (Silero, the ASR)...
 SEARCH_S = 30.0  # ...each ending at the quietest point this close before its nominal end
 CUT_S = 0.3  # ... averaged over this long
-LEVEL_BLOCK = 1 << 16  # frames per step of frame_db
+LEVEL_BLOCK = 1 << 12  # frames per step of frame_db (10 MB of float64 samples)
 BLOCK = 1 << 20  # samples per step of the whole-call sums
 
 
