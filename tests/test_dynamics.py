@@ -12,7 +12,6 @@ from pipeline import evaluate
 from pipeline.config import DynamicsConfig
 from pipeline.conversation import dynamics
 from pipeline.conversation import timeline as tl
-from pipeline.conversation.text import is_listener_token, syllables
 from pipeline.outputs import store
 from pipeline.types import Alignment, AttributedWord, SpeakerSegment
 
@@ -111,6 +110,8 @@ def test_reply_gaps_after_questions_and_complaints():
     assert (b.reply_gap_p10_s, b.reply_gap_p50_s, b.reply_gap_p90_s) == pytest.approx((-0.14, 0.1, 0.82))
     a = result.speakers["A"]
     assert (a.replies_counted, a.quick_replies, a.reply_gap_p50_s) == (0, 0, None)
+    lead_in = run(("A", 0, 2, "so how long will it take"), ("B", 2.5, 4, "three days"))
+    assert lead_in.speakers["B"].replies_counted == 1
 
 
 def test_longest_story_is_a_whole_uninterrupted_turn():
@@ -177,23 +178,6 @@ def test_single_label_timeline_reports_no_overlap_figures():
 def test_no_speech():
     result = dynamics.analyze(Alignment((), (), ()), CONFIG, overlaps_observable=True)
     assert result.speakers == {} and result.events == () and result.speech_s == 0.0
-
-
-@pytest.mark.parametrize(("words", "token"), [
-    (["Mm-hmm."], True), (["Mm", "-mm"], True), (["yeah", "right"], True), (["Uh-huh."], True),
-    (["I", "see."], True), (["okay", "okay"], True), ([], True),
-    (["yeah", "but", "I"], False), (["I"], False), (["see"], False), (["No."], False),
-])
-def test_listener_tokens(words, token):
-    assert is_listener_token(words, CONFIG.backchannel_phrases) is token
-
-
-@pytest.mark.parametrize(("word", "count"), [
-    ("conversation", 4), ("table", 2), ("people", 2), ("while", 1), ("charged", 1), ("wanted", 2),
-    ("the", 1), ("okay", 2), ("you're", 1), ("agree", 2), ("Northwind", 2), ("7", 2), ("$49", 2), ("...", 0),
-])
-def test_syllable_counter(word, count):
-    assert syllables(word) == count
 
 
 # ---------------------------------------------------------------- properties

@@ -28,14 +28,7 @@ from itertools import pairwise
 import numpy as np
 
 from pipeline.config import DynamicsConfig
-from pipeline.conversation.text import (
-    FUNCTION_WORDS,
-    is_complaint,
-    is_listener_token,
-    is_question,
-    normal_words,
-    syllables,
-)
+from pipeline.conversation.text import FUNCTION_WORDS, asks, count_phrases, is_listener_token, syllables, tokens
 from pipeline.conversation.timeline import (
     activity,
     by_speaker,
@@ -238,7 +231,7 @@ def _content_before(words: Sequence[AttributedWord], i: int, n: int) -> list[str
     out: list[str] = []
     while i > 0 and len(out) < n:
         i -= 1
-        out[:0] = [t for t in normal_words(words[i].text) if t not in FUNCTION_WORDS]
+        out[:0] = [t for t in tokens(words[i].text) if t not in FUNCTION_WORDS]
     return out[-n:]
 
 
@@ -248,7 +241,7 @@ def _tokens_from(words: Sequence[AttributedWord], i: int, n: int) -> list[str]:
     for w in words[i:]:
         if len(out) >= n:
             break
-        out += normal_words(w.text)
+        out += tokens(w.text)
     return out[:n]
 
 
@@ -285,7 +278,8 @@ def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
                config: DynamicsConfig) -> dict[str, list[float]]:
     """Per speaker, the response latencies of the turns that answer another speaker's question or
     complaint: the turn's start minus the end of that turn (negative: started before it ended).
-    A turn's words are its speaker's words that start inside it."""
+    A turn's words are its speaker's words that start inside it; it asks when ``asks`` says so, it
+    complains when its tokens hold a ``complaint_cues`` phrase."""
     spoken = by_speaker(words)
     starts = {spk: [w.start for w in mine] for spk, mine in spoken.items()}
     out: dict[str, list[float]] = defaultdict(list)
@@ -295,8 +289,7 @@ def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
         st = starts[prev.speaker]
         said = spoken[prev.speaker][bisect.bisect_left(st, prev.start):bisect.bisect_left(st, prev.end)]
         text = " ".join(w.text for w in said)
-        tokens = normal_words(text)
-        if is_question(tokens, text, config.question_words) or is_complaint(tokens, config.complaint_cues):
+        if asks(text, config.question_words) or count_phrases(tokens(text), config.complaint_cues):
             out[turn.speaker].append(turn.start - prev.end)
     return out
 
@@ -345,10 +338,10 @@ def analyze(alignment: Alignment, config: DynamicsConfig, *, overlaps_observable
     # backchannels: short listener tokens inside another speaker's turn (turns built without them)
     all_spurts = spurts(segments)
     joined = words_by_spurt(all_spurts, words)
-    tokens = {s for s in all_spurts if s.end - s.start <= config.backchannel_max_s
-              and is_listener_token([w.text for w in joined[s]], config.backchannel_phrases)}
-    claims = [s for s in all_spurts if s not in tokens]
-    backs, floor_tokens = backchannels(sorted(tokens, key=lambda s: s.start), floor_turns(claims, config.dead_air_s),
+    listener = {s for s in all_spurts if s.end - s.start <= config.backchannel_max_s
+                and is_listener_token([w.text for w in joined[s]], config.backchannel_phrases)}
+    claims = [s for s in all_spurts if s not in listener]
+    backs, floor_tokens = backchannels(sorted(listener, key=lambda s: s.start), floor_turns(claims, config.dead_air_s),
                                        claims, words)
     claims = sorted([*claims, *floor_tokens], key=lambda s: (s.start, s.end, s.speaker))
     turns = floor_turns(claims, config.dead_air_s)

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MultipleLocator
 
 from pipeline.config import Config
-from pipeline.conversation.text import questions, tokens
+from pipeline.conversation.text import SENTENCE_BREAK, find_phrases, is_question, tokens
 from pipeline.reporting.export import AGENT_METRICS, SCORES, Table
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
@@ -272,29 +272,16 @@ def score_cards(doc: dict[str, Any]) -> str:
     return f'<div class="cards">{"".join(out)}</div>' if out else "<p>No scores: roles were not assessed.</p>"
 
 
-def _phrase_marks(words: list[str], lexicons: dict[str, Sequence[str]]) -> dict[int, tuple[str, int]]:
-    """Word index -> (lexicon, phrase length) at each match start, longest phrase first, no overlaps."""
-    known = sorted({(tuple(tokens(p)), lex) for lex, phrases in lexicons.items() for p in phrases if tokens(p)},
-                   key=lambda pl: len(pl[0]), reverse=True)
-    marks, i = {}, 0
-    while i < len(words):
-        hit = next(((p, lex) for p, lex in known if tuple(words[i:i + len(p)]) == p), None)
-        if hit:
-            marks[i] = (hit[1], len(hit[0]))
-        i += len(hit[0]) if hit else 1
-    return marks
-
-
 def highlight(text: str, config: Config) -> str:
     """A turn's text as HTML: questions underlined, empathy, apology, positive and negative phrases marked."""
     lexicons = {lex: getattr(config.cues, lex) for lex in CUE_LEXICONS}
     out = []
-    for sentence in re.split(r"(?<=[.?!])\s+", text.strip()):
+    for sentence in SENTENCE_BREAK.split(text.strip()):
         raw = sentence.split()
         norm = [tokens(w) for w in raw]
         flat = [t for ts in norm for t in ts]
         owner = [i for i, ts in enumerate(norm) for _ in ts]  # flat token -> raw word
-        marks = {owner[k]: (lex, owner[k + n - 1]) for k, (lex, n) in _phrase_marks(flat, lexicons).items()}
+        marks = {owner[m.start]: (m.lexicon, owner[m.start + m.length - 1]) for m in find_phrases(flat, lexicons)}
         parts, i = [], 0
         while i < len(raw):
             if i in marks:
@@ -305,7 +292,7 @@ def highlight(text: str, config: Config) -> str:
                 parts.append(_esc(raw[i]))
                 i += 1
         html_text = " ".join(parts)
-        asked = flat and questions(sentence, config.dynamics.question_words, config.cues.open_question_starts)[0]
+        asked = flat and is_question(sentence, config.dynamics.question_words)
         out.append(f'<span class="cue question" data-cue="question">{html_text}</span>' if asked else html_text)
     return " ".join(out)
 
