@@ -4,6 +4,7 @@ functions, and the scripted events of the synthetic calls and of a real call fou
 import dataclasses
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -239,6 +240,28 @@ def test_speaker_names_do_not_matter(segments):
     assert {swap[k]: v for k, v in one.speakers.items()} == two.speakers
     flip = sorted((e.type, e.start, e.end, swap.get(e.by), swap.get(e.of)) for e in one.events)
     assert flip == sorted((e.type, e.start, e.end, e.by, e.of) for e in two.events)
+
+
+def overlapped_frames(segments, frames):
+    """Mask of the 10 ms frames (centres) during which two or more different speakers speak."""
+    centres = (np.arange(frames) + 0.5) / 100
+    voices = [np.any([(centres >= s.start) & (centres < s.end) for s in segments if s.speaker == spk], axis=0)
+              for spk in {s.speaker for s in segments}]
+    return np.sum(voices, axis=0) >= 2 if voices else np.zeros(frames, bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.builds(lambda spk, a, d: SpeakerSegment(spk, a, a + d), st.sampled_from("ABC"), times, lengths),
+                max_size=25), st.permutations("ABC"))
+def test_overlaps_equal_a_frame_count(segments, names):
+    """Segment edges fall on the 10 ms grid, so counting frames is exact."""
+    found = tl.overlaps(segments)
+    assert all(a.start < a.end < b.start for a, b in pairwise(found))  # sorted, disjoint, touching ones joined
+    frames = overlapped_frames(segments, 6600)
+    assert np.array_equal(tl.inside((np.arange(6600) + 0.5) / 100, found), frames)
+    assert tl.overlap_seconds(segments) == pytest.approx(frames.sum() / 100)
+    renamed = [SpeakerSegment(names["ABC".index(s.speaker)], s.start, s.end) for s in segments]
+    assert tl.overlaps(renamed) == found
 
 
 @settings(max_examples=200, deadline=None)
