@@ -4,6 +4,7 @@ functions, and the scripted events of the synthetic calls and of a real call fou
 import dataclasses
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,6 @@ from pipeline import evaluate
 from pipeline.config import DynamicsConfig
 from pipeline.conversation import dynamics
 from pipeline.conversation import timeline as tl
-from pipeline.conversation.text import is_listener_token, syllables
 from pipeline.outputs import store
 from pipeline.types import Alignment, AttributedWord, SpeakerSegment
 
@@ -111,6 +111,8 @@ def test_reply_gaps_after_questions_and_complaints():
     assert (b.reply_gap_p10_s, b.reply_gap_p50_s, b.reply_gap_p90_s) == pytest.approx((-0.14, 0.1, 0.82))
     a = result.speakers["A"]
     assert (a.replies_counted, a.quick_replies, a.reply_gap_p50_s) == (0, 0, None)
+    lead_in = run(("A", 0, 2, "so how long will it take"), ("B", 2.5, 4, "three days"))
+    assert lead_in.speakers["B"].replies_counted == 1
 
 
 def test_longest_story_is_a_whole_uninterrupted_turn():
@@ -179,23 +181,6 @@ def test_no_speech():
     assert result.speakers == {} and result.events == () and result.speech_s == 0.0
 
 
-@pytest.mark.parametrize(("words", "token"), [
-    (["Mm-hmm."], True), (["Mm", "-mm"], True), (["yeah", "right"], True), (["Uh-huh."], True),
-    (["I", "see."], True), (["okay", "okay"], True), ([], True),
-    (["yeah", "but", "I"], False), (["I"], False), (["see"], False), (["No."], False),
-])
-def test_listener_tokens(words, token):
-    assert is_listener_token(words, CONFIG.backchannel_phrases) is token
-
-
-@pytest.mark.parametrize(("word", "count"), [
-    ("conversation", 4), ("table", 2), ("people", 2), ("while", 1), ("charged", 1), ("wanted", 2),
-    ("the", 1), ("okay", 2), ("you're", 1), ("agree", 2), ("Northwind", 2), ("7", 2), ("$49", 2), ("...", 0),
-])
-def test_syllable_counter(word, count):
-    assert syllables(word) == count
-
-
 # ---------------------------------------------------------------- properties
 
 times = st.integers(0, 6000).map(lambda x: x / 100)
@@ -255,6 +240,28 @@ def test_speaker_names_do_not_matter(segments):
     assert {swap[k]: v for k, v in one.speakers.items()} == two.speakers
     flip = sorted((e.type, e.start, e.end, swap.get(e.by), swap.get(e.of)) for e in one.events)
     assert flip == sorted((e.type, e.start, e.end, e.by, e.of) for e in two.events)
+
+
+def overlapped_frames(segments, frames):
+    """Mask of the 10 ms frames (centres) during which two or more different speakers speak."""
+    centres = (np.arange(frames) + 0.5) / 100
+    voices = [np.any([(centres >= s.start) & (centres < s.end) for s in segments if s.speaker == spk], axis=0)
+              for spk in {s.speaker for s in segments}]
+    return np.sum(voices, axis=0) >= 2 if voices else np.zeros(frames, bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.builds(lambda spk, a, d: SpeakerSegment(spk, a, a + d), st.sampled_from("ABC"), times, lengths),
+                max_size=25), st.permutations("ABC"))
+def test_overlaps_equal_a_frame_count(segments, names):
+    """Segment edges fall on the 10 ms grid, so counting frames is exact."""
+    found = tl.overlaps(segments)
+    assert all(a.start < a.end < b.start for a, b in pairwise(found))  # sorted, disjoint, touching ones joined
+    frames = overlapped_frames(segments, 6600)
+    assert np.array_equal(tl.inside((np.arange(6600) + 0.5) / 100, found), frames)
+    assert tl.overlap_seconds(segments) == pytest.approx(frames.sum() / 100)
+    renamed = [SpeakerSegment(names["ABC".index(s.speaker)], s.start, s.end) for s in segments]
+    assert tl.overlaps(renamed) == found
 
 
 @settings(max_examples=200, deadline=None)

@@ -87,6 +87,13 @@ def test_cues_highlighted_and_scores_explained():
     assert report.score_sentence({"value": None, "components": {}}).startswith("Not scored")
 
 
+def test_highlight_shares_the_question_detector_and_the_tokenizer():
+    text = report.highlight("So how long will it take. I\u2019m sorry! Don\u2019t you have my account", Config())
+    assert re.findall(r'data-cue="(\w+)">([^<]*)', text) == [
+        ("question", "So how long will it take."), ("apology", "sorry!"),
+        ("question", "Don\u2019t you have my account")]
+
+
 def test_silent_call_page(billing):
     empty = billing | {"speakers": [], "segments": [], "turns": [], "words": [], "events": []}
     page = report.call_page(empty, Config())

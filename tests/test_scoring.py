@@ -10,7 +10,6 @@ import pytest
 
 from pipeline.config import ComponentConfig, Config, CuesConfig, config_from_dict, with_overrides
 from pipeline.conversation import cues, roles, scoring
-from pipeline.conversation.text import count_phrases, questions, tokens
 from pipeline.errors import MetadataError
 from pipeline.metadata import CallMetadata, load_metadata, metadata_from_dict
 from pipeline.outputs import store
@@ -54,26 +53,6 @@ def by_role(doc, role):
 
 
 # ---------------------------------------------------------------- language cues
-
-
-def test_phrases_match_on_normalized_words():
-    said = tokens("I\u2019d be GLAD to help! I'm so sorry -- I'm sorry. Mm-hmm.")
-    assert said[:4] == ["i'd", "be", "glad", "to"] and said[-2:] == ["mm", "hmm"]
-    assert count_phrases(said, ["i'd be glad to", "glad to help"]) == 1  # no overlapping matches
-    assert count_phrases(said, CuesConfig().apology) == 2
-    assert count_phrases(tokens("the sorrymaker"), ["sorry"]) == 0  # words, not substrings
-    assert count_phrases(tokens("There is nothing I can do."), CuesConfig().negative) == 1
-
-
-@pytest.mark.parametrize(("text", "asked", "opened"), [
-    ("How can I help you today?", 1, 1),
-    ("What is your account number?", 1, 0),
-    ("Okay. So could you tell me what happened", 1, 1),
-    ("Is there anything else? Thank you for calling.", 1, 0),
-    ("I see. Let me check that for you.", 0, 0),
-])
-def test_questions_open_and_closed(text, asked, opened):
-    assert questions(text, Config().dynamics.question_words, CuesConfig().open_question_starts) == (asked, opened)
 
 
 def test_sentiment_thirds_and_quarters():

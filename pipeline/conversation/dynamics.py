@@ -22,20 +22,13 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 
 import numpy as np
 
 from pipeline.config import DynamicsConfig
-from pipeline.conversation.text import (
-    FUNCTION_WORDS,
-    is_complaint,
-    is_listener_token,
-    is_question,
-    normal_words,
-    syllables,
-)
+from pipeline.conversation.text import FUNCTION_WORDS, asks, count_phrases, is_listener_token, syllables, tokens
 from pipeline.conversation.timeline import (
     activity,
     by_speaker,
@@ -124,7 +117,7 @@ def floor_turns(claims: Sequence[SpeakerSegment], dead_air_s: float) -> tuple[Sp
     return tuple(sorted(turns, key=lambda t: (t.start, t.end)))
 
 
-def backchannels(tokens: Sequence[SpeakerSegment], turns: Sequence[SpeakerSegment], claims: Sequence[SpeakerSegment],
+def backchannels(listener: Sequence[SpeakerSegment], turns: Sequence[SpeakerSegment], claims: Sequence[SpeakerSegment],
                  words: Sequence[AttributedWord]) -> tuple[tuple[Event, ...], tuple[SpeakerSegment, ...]]:
     """Listener tokens told apart: backchannel events, and the tokens that take the floor.
 
@@ -134,21 +127,21 @@ def backchannels(tokens: Sequence[SpeakerSegment], turns: Sequence[SpeakerSegmen
     """
     own, spoken = by_speaker(claims), by_speaker(words)
     starts = {spk: [c.start for c in mine] for spk, mine in own.items()}
-    events, floor = [], []
-    for tok in tokens:
+    events, answers = [], []
+    for tok in listener:
         holder = next((t for t in reversed(turns) if t.speaker != tok.speaker
                        and t.start < tok.start < tok.end < t.end), None)
         if holder is None:
-            floor.append(tok)
+            answers.append(tok)
             continue
         i = bisect.bisect_left(starts[holder.speaker], tok.end)
         overlapped = i > 0 and own[holder.speaker][i - 1].end > tok.start
         said = [w for w in spoken.get(holder.speaker, []) if holder.start <= w.start and w.end <= tok.start]
         if not overlapped and said and said[-1].text.rstrip().endswith("?"):
-            floor.append(tok)
+            answers.append(tok)
         else:
             events.append(Event("backchannel", tok.start, tok.end, tok.speaker, holder.speaker))
-    return tuple(events), tuple(floor)
+    return tuple(events), tuple(answers)
 
 
 def interruptions(claims: Sequence[SpeakerSegment], min_overlap_s: float, bridge_s: float) -> tuple[Event, ...]:
@@ -238,7 +231,7 @@ def _content_before(words: Sequence[AttributedWord], i: int, n: int) -> list[str
     out: list[str] = []
     while i > 0 and len(out) < n:
         i -= 1
-        out[:0] = [t for t in normal_words(words[i].text) if t not in FUNCTION_WORDS]
+        out[:0] = [t for t in tokens(words[i].text) if t not in FUNCTION_WORDS]
     return out[-n:]
 
 
@@ -248,7 +241,7 @@ def _tokens_from(words: Sequence[AttributedWord], i: int, n: int) -> list[str]:
     for w in words[i:]:
         if len(out) >= n:
             break
-        out += normal_words(w.text)
+        out += tokens(w.text)
     return out[:n]
 
 
@@ -285,7 +278,8 @@ def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
                config: DynamicsConfig) -> dict[str, list[float]]:
     """Per speaker, the response latencies of the turns that answer another speaker's question or
     complaint: the turn's start minus the end of that turn (negative: started before it ended).
-    A turn's words are its speaker's words that start inside it."""
+    A turn's words are its speaker's words that start inside it; it asks when ``asks`` says so, it
+    complains when its tokens hold a ``complaint_cues`` phrase."""
     spoken = by_speaker(words)
     starts = {spk: [w.start for w in mine] for spk, mine in spoken.items()}
     out: dict[str, list[float]] = defaultdict(list)
@@ -295,8 +289,7 @@ def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
         st = starts[prev.speaker]
         said = spoken[prev.speaker][bisect.bisect_left(st, prev.start):bisect.bisect_left(st, prev.end)]
         text = " ".join(w.text for w in said)
-        tokens = normal_words(text)
-        if is_question(tokens, text, config.question_words) or is_complaint(tokens, config.complaint_cues):
+        if asks(text, config.question_words) or count_phrases(tokens(text), config.complaint_cues):
             out[turn.speaker].append(turn.start - prev.end)
     return out
 
@@ -330,6 +323,119 @@ def _stat(values: Sequence[float], q: float | None = None) -> float | None:
     return float(np.median(values) if q is None else np.percentile(values, q))
 
 
+@dataclasses.dataclass(frozen=True)
+class Floor:
+    """Who holds the floor (steps 1-3 of the module docstring)."""
+
+    spurts: tuple[SpeakerSegment, ...]  # every speaker's spurts, by start
+    spurt_words: dict[SpeakerSegment, list[AttributedWord]]  # the words of each spurt
+    backchannels: tuple[Event, ...]
+    claims: tuple[SpeakerSegment, ...]  # the spurts that claim the floor, by start
+    turns: tuple[SpeakerSegment, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnEvents:
+    """What happens in and between the turns (step 4 of the module docstring)."""
+
+    interruptions: tuple[Event, ...]  # with their outcomes
+    pauses: tuple[Event, ...]
+    dead_air: tuple[Event, ...]
+    monologues: tuple[SpeakerSegment, ...]
+    latencies: dict[str, list[float]]  # per speaker
+    reply_gaps: dict[str, list[float]]  # per speaker
+    stories: dict[str, SpeakerSegment]  # each speaker's longest uninterrupted turn
+
+
+def floor(segments: Sequence[SpeakerSegment], words: Sequence[AttributedWord], config: DynamicsConfig) -> Floor:
+    """Spurts, backchannels (short listener tokens inside another speaker's turn, turns built without
+    them), the spurts that claim the floor, and the turns they make."""
+    all_spurts = spurts(segments)
+    joined = words_by_spurt(all_spurts, words)
+    listener = {s for s in all_spurts if s.end - s.start <= config.backchannel_max_s
+                and is_listener_token([w.text for w in joined[s]], config.backchannel_phrases)}
+    claims = [s for s in all_spurts if s not in listener]
+    backs, floor_tokens = backchannels(sorted(listener, key=lambda s: s.start), floor_turns(claims, config.dead_air_s),
+                                       claims, words)
+    claims = sorted([*claims, *floor_tokens], key=lambda s: (s.start, s.end, s.speaker))
+    return Floor(all_spurts, joined, backs, tuple(claims), floor_turns(claims, config.dead_air_s))
+
+
+def turn_events(alignment: Alignment, held: Floor, config: DynamicsConfig) -> TurnEvents:
+    """Interruptions with their outcome, pauses, dead air, monologues, latencies, reply gaps and stories."""
+    cuts = outcomes(interruptions(held.claims, config.interruption_min_overlap_s, config.min_pause_s), held.claims,
+                    alignment.words, config.min_pause_s, config.repeat_words, config.repeat_window_words)
+    speech = [Span(s.start, s.end) for s in alignment.segments]
+    uninterrupted = sorted(stories(held.turns, cuts), key=lambda t: t.end - t.start)  # each speaker's longest last
+    return TurnEvents(
+        interruptions=cuts,
+        pauses=pauses(held.turns, held.claims, config.min_pause_s),
+        dead_air=tuple(Event("dead_air", g.start, g.end, None, None) for g in silences(speech, config.dead_air_s)),
+        monologues=monologues(held.turns, cuts),
+        latencies=latencies(held.turns),
+        reply_gaps=reply_gaps(held.turns, alignment.words, config),
+        stories={t.speaker: t for t in uninterrupted},
+    )
+
+
+def speaker_figures(spk: str, alignment: Alignment, talk: Mapping[str, float], held: Floor, found: TurnEvents,
+                    config: DynamicsConfig, *, overlaps_observable: bool) -> SpeakerDynamics:
+    """The figures of one speaker; ``talk``: every speaker's talk time (s)."""
+    t, total_talk = talk.get(spk, 0.0), sum(talk.values())
+    mine = [w for w in alignment.words if w.speaker == spk]
+    voiced = sum(s.end - s.start for s in held.spurts if s.speaker == spk and held.spurt_words[s])
+    syl = sum(syllables(w.text) for w in mine)
+    gaps = [p.end - p.start for p in found.pauses if p.by == spk]
+    lat, replied = found.latencies.get(spk, []), found.reply_gaps.get(spk, [])
+    story = found.stories.get(spk)
+    observable = overlaps_observable
+    return SpeakerDynamics(
+        talk_time_s=t,
+        talk_ratio=t / total_talk if total_talk else 0.0,
+        turns=sum(1 for x in held.turns if x.speaker == spk),
+        longest_monologue_s=float(max((m.end - m.start for m in found.monologues if m.speaker == spk), default=0.0)),
+        words=len(mine),
+        words_per_minute=60 * len(mine) / t if t else 0.0,
+        articulation_rate_sps=float(syl / voiced) if voiced else None,
+        pause_count=len(gaps),
+        pauses_per_min=60 * len(gaps) / t if t else 0.0,
+        pause_mean_s=float(np.mean(gaps)) if gaps else None,
+        pause_p90_s=_stat(gaps, 90),
+        longest_pause_s=float(max(gaps)) if gaps else None,
+        response_latency_median_s=_stat(lat),
+        response_latency_p90_s=_stat(lat, 90),
+        interruptions_made=sum(1 for c in found.interruptions if c.by == spk) if observable else None,
+        interrupted_count=sum(1 for c in found.interruptions if c.of == spk) if observable else None,
+        backchannels=sum(1 for b in held.backchannels if b.by == spk) if observable else None,
+        reply_gap_p10_s=_stat(replied, 10),
+        reply_gap_p50_s=_stat(replied, 50),
+        reply_gap_p90_s=_stat(replied, 90),
+        quick_replies=sum(1 for g in replied if g < config.quick_reply_s),
+        replies_counted=len(replied),
+        longest_story_s=story.end - story.start if story else None,
+        story_talkover_s=talk_inside(story, alignment.segments) if story and observable else None,
+    )
+
+
+def call_figures(segments: Sequence[SpeakerSegment], speakers: dict[str, SpeakerDynamics], held: Floor,
+                 found: TurnEvents, config: DynamicsConfig, *, overlaps_observable: bool) -> CallDynamics:
+    """The call's figures and its events in time order, around the figures of its ``speakers``."""
+    long_talks = [Event("long_monologue", m.start, m.end, m.speaker, None) for m in found.monologues
+                  if m.end - m.start >= config.long_monologue_s]
+    overlapping = (*found.interruptions, *held.backchannels) if overlaps_observable else ()
+    shown = [*found.pauses, *found.dead_air, *long_talks, *overlapping]
+    return CallDynamics(
+        speakers=speakers,
+        events=tuple(sorted(shown, key=lambda e: (e.start, e.end, e.type))),
+        speech_s=float(speech_seconds(segments)),
+        overlap_s=float(overlap_seconds(segments)) if overlaps_observable else None,
+        dead_air_count=len(found.dead_air),
+        dead_air_s=float(sum(e.end - e.start for e in found.dead_air)),
+        interruptions=len(found.interruptions) if overlaps_observable else None,
+        backchannels=len(held.backchannels) if overlaps_observable else None,
+    )
+
+
 def analyze(alignment: Alignment, config: DynamicsConfig, *, overlaps_observable: bool) -> CallDynamics:
     """Turn-taking figures and events of one call (definitions in the module docstring and docs/metrics.md).
 
@@ -337,76 +443,10 @@ def analyze(alignment: Alignment, config: DynamicsConfig, *, overlaps_observable
     diarizer): there interruption and backchannel counts and the overlap figures are None and
     no interruption or backchannel events are reported, since the timeline cannot show them.
     """
-    segments, words = alignment.segments, alignment.words
-    talk = {spk: float(sum(s.duration for s in spans)) for spk, spans in activity(segments).items()}
-    speakers = sorted(set(talk) | {w.speaker for w in words}, key=lambda s: (len(s), s))
-    total_talk = sum(talk.values())
-
-    # backchannels: short listener tokens inside another speaker's turn (turns built without them)
-    all_spurts = spurts(segments)
-    joined = words_by_spurt(all_spurts, words)
-    tokens = {s for s in all_spurts if s.end - s.start <= config.backchannel_max_s
-              and is_listener_token([w.text for w in joined[s]], config.backchannel_phrases)}
-    claims = [s for s in all_spurts if s not in tokens]
-    backs, floor_tokens = backchannels(sorted(tokens, key=lambda s: s.start), floor_turns(claims, config.dead_air_s),
-                                       claims, words)
-    claims = sorted([*claims, *floor_tokens], key=lambda s: (s.start, s.end, s.speaker))
-    turns = floor_turns(claims, config.dead_air_s)
-
-    cuts = outcomes(interruptions(claims, config.interruption_min_overlap_s, config.min_pause_s), claims, words,
-                    config.min_pause_s, config.repeat_words, config.repeat_window_words)
-    pause_events = pauses(turns, claims, config.min_pause_s)
-    floor = monologues(turns, cuts)
-    dead_air = [Event("dead_air", g.start, g.end, None, None)
-                for g in silences([Span(s.start, s.end) for s in segments], config.dead_air_s)]
-    long_talks = [Event("long_monologue", m.start, m.end, m.speaker, None) for m in floor
-                  if m.end - m.start >= config.long_monologue_s]
-    latency = latencies(turns)
-    replies = reply_gaps(turns, words, config)
-    story = {t.speaker: t for t in sorted(stories(turns, cuts), key=lambda t: t.end - t.start)}  # longest last
-
-    per_speaker = {}
-    for spk in speakers:
-        t = talk.get(spk, 0.0)
-        mine = [w for w in words if w.speaker == spk]
-        voiced = sum(s.end - s.start for s in all_spurts if s.speaker == spk and joined[s])
-        syl = sum(syllables(w.text) for w in mine)
-        gaps = [p.end - p.start for p in pause_events if p.by == spk]
-        lat, replied = latency.get(spk, []), replies.get(spk, [])
-        per_speaker[spk] = SpeakerDynamics(
-            talk_time_s=t,
-            talk_ratio=t / total_talk if total_talk else 0.0,
-            turns=sum(1 for x in turns if x.speaker == spk),
-            longest_monologue_s=float(max((m.end - m.start for m in floor if m.speaker == spk), default=0.0)),
-            words=len(mine),
-            words_per_minute=60 * len(mine) / t if t else 0.0,
-            articulation_rate_sps=float(syl / voiced) if voiced else None,
-            pause_count=len(gaps),
-            pauses_per_min=60 * len(gaps) / t if t else 0.0,
-            pause_mean_s=float(np.mean(gaps)) if gaps else None,
-            pause_p90_s=_stat(gaps, 90),
-            longest_pause_s=float(max(gaps)) if gaps else None,
-            response_latency_median_s=_stat(lat),
-            response_latency_p90_s=_stat(lat, 90),
-            interruptions_made=sum(1 for c in cuts if c.by == spk) if overlaps_observable else None,
-            interrupted_count=sum(1 for c in cuts if c.of == spk) if overlaps_observable else None,
-            backchannels=sum(1 for b in backs if b.by == spk) if overlaps_observable else None,
-            reply_gap_p10_s=_stat(replied, 10),
-            reply_gap_p50_s=_stat(replied, 50),
-            reply_gap_p90_s=_stat(replied, 90),
-            quick_replies=sum(1 for g in replied if g < config.quick_reply_s),
-            replies_counted=len(replied),
-            longest_story_s=story[spk].end - story[spk].start if spk in story else None,
-            story_talkover_s=talk_inside(story[spk], segments) if spk in story and overlaps_observable else None,
-        )
-    shown = [*pause_events, *dead_air, *long_talks, *((*cuts, *backs) if overlaps_observable else ())]
-    return CallDynamics(
-        speakers=per_speaker,
-        events=tuple(sorted(shown, key=lambda e: (e.start, e.end, e.type))),
-        speech_s=float(speech_seconds(segments)),
-        overlap_s=float(overlap_seconds(segments)) if overlaps_observable else None,
-        dead_air_count=len(dead_air),
-        dead_air_s=float(sum(e.end - e.start for e in dead_air)),
-        interruptions=len(cuts) if overlaps_observable else None,
-        backchannels=len(backs) if overlaps_observable else None,
-    )
+    talk = {spk: float(sum(s.duration for s in spans)) for spk, spans in activity(alignment.segments).items()}
+    speakers = sorted(set(talk) | {w.speaker for w in alignment.words}, key=lambda s: (len(s), s))
+    held = floor(alignment.segments, alignment.words, config)
+    found = turn_events(alignment, held, config)
+    figures = {spk: speaker_figures(spk, alignment, talk, held, found, config, overlaps_observable=overlaps_observable)
+               for spk in speakers}
+    return call_figures(alignment.segments, figures, held, found, config, overlaps_observable=overlaps_observable)

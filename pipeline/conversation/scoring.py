@@ -1,13 +1,13 @@
 """Scores: tone, patience and active listening per speaker, each 0-100 and explained by its components.
 
-1. **trends** (``SpeakerTrends``): the speaker against their own baseline (their first ``baseline_s``
-   of speech vs the rest), mirroring of the other party's pace and pitch from the call's first to
-   its last third, and the change from the first to the last third of their words (de-escalation);
+1. **trends** (``SpeakerTrends``): the speaker against their own ``baseline`` (their first
+   ``baseline_s`` of speech vs the rest), ``mirroring`` of the other party's pace and pitch from the
+   call's first to its last third, and the change from the first to the last third of their words
+   (``deescalation``). De-escalation index: sentiment change / ``deescalation_sentiment`` minus the
+   mean of pitch change / ``deescalation_pitch_st`` and loudness change / ``deescalation_loudness_db``;
+   de-escalated when it reaches ``deescalation_min_index`` and the sentiment did not fall;
 2. **measures**: one value per component (``configs/scoring.yaml``), None where the evidence is
    missing (no pitch, overlaps unobservable on mono, no questions asked);
-   De-escalation index: sentiment change / ``deescalation_sentiment`` minus the mean of pitch change /
-   ``deescalation_pitch_st`` and loudness change / ``deescalation_loudness_db``; de-escalated when it
-   reaches ``deescalation_min_index`` and the sentiment did not fall;
 3. **rating**: each value mapped to 0-1 through its reference ``points`` (linear between, flat beyond);
 4. **score**: weights renormalized over the components with a value, ``contribution = 100 x weight x
    rating``; the score is the sum of the contributions. A dropped component keeps weight 0.
@@ -92,39 +92,51 @@ def _toward(mine: Sequence[float | None], theirs: Sequence[float | None]) -> flo
     return float((mine[1] - mine[0]) * np.sign(theirs[0] - mine[0]))
 
 
-def trends(alignment: Alignment, prosody: CallProsody, cues: CallCues, speaker: str, duration_s: float,
-           config: ScoringConfig) -> SpeakerTrends:
-    """The speaker's baseline, mirroring and first-to-last-third figures (see ``SpeakerTrends``)."""
+def baseline(alignment: Alignment, prosody: CallProsody, speaker: str,
+             config: ScoringConfig) -> dict[str, float | None]:
+    """The speaker's first ``baseline_s`` of speech against the rest, when the rest holds ``min_rest_s``:
+    pace and pitch std ratios, loudness difference (dB)."""
     t, st, db = _bins(prosody, speaker)
-    words = [w for w in alignment.words if w.speaker == speaker]
     own = activity(alignment.segments).get(speaker, ())
-
-    # baseline: their first baseline_s of speech against the rest, when the rest holds min_rest_s
     base, rest = {}, {}
     if own and _talk(alignment, speaker, own[0].start + config.baseline_s, np.inf) >= config.min_rest_s:
         cut = own[0].start + config.baseline_s
         for out, (a, b) in ((base, (0.0, cut)), (rest, (cut, np.inf))):
             out.update(pace=_pace(alignment, speaker, a, b), std=_mean(st, t, a, b, np.nanstd),
                        db=_mean(db, t, a, b))
+    return {"pace_vs_baseline": _ratio(rest.get("pace"), base.get("pace")),
+            "pitch_variability_vs_baseline": _ratio(rest.get("std"), base.get("std")),
+            "loudness_vs_baseline_db": _diff(rest.get("db"), base.get("db"))}
 
-    # mirroring: pace and absolute pitch against the other party with the most speech, call thirds
+
+def _pitch(prosody: CallProsody, speaker: str, t0: float, t1: float) -> float | None:
+    """The speaker's mean absolute pitch in [t0, t1) (semitones re ``REF_HZ``); None with too few bins."""
+    median = prosody.speakers[speaker].pitch_median_hz if speaker in prosody.speakers else None
+    t, st, _ = _bins(prosody, speaker)
+    rel = _mean(st, t, t0, t1)
+    return None if median is None or rel is None else 12 * np.log2(median / REF_HZ) + rel
+
+
+def mirroring(alignment: Alignment, prosody: CallProsody, speaker: str, duration_s: float) -> dict[str, float | None]:
+    """How far the speaker's pace (wpm) and absolute pitch (st) moved toward the other party with the
+    most speech, from the call's first to its last third (``_toward``)."""
     others = {s: sum(x.duration for x in spans) for s, spans in activity(alignment.segments).items() if s != speaker}
+    if not others:
+        return {"pace_mirroring_wpm": None, "pitch_mirroring_st": None}
+    other = max(others, key=others.get)
     thirds = ((0.0, duration_s / 3), (2 * duration_s / 3, duration_s + 1.0))
-    pace_mirror = pitch_mirror = None
-    if others:
-        other = max(others, key=others.get)
+    return {"pace_mirroring_wpm": _toward([_pace(alignment, speaker, a, b) for a, b in thirds],
+                                          [_pace(alignment, other, a, b) for a, b in thirds]),
+            "pitch_mirroring_st": _toward([_pitch(prosody, speaker, a, b) for a, b in thirds],
+                                          [_pitch(prosody, other, a, b) for a, b in thirds])}
 
-        def pitch(spk: str, a: float, b: float) -> float | None:
-            median = prosody.speakers[spk].pitch_median_hz if spk in prosody.speakers else None
-            bt, bst, _ = _bins(prosody, spk)
-            rel = _mean(bst, bt, a, b)
-            return None if median is None or rel is None else 12 * np.log2(median / REF_HZ) + rel
 
-        pace_mirror = _toward([_pace(alignment, speaker, a, b) for a, b in thirds],
-                              [_pace(alignment, other, a, b) for a, b in thirds])
-        pitch_mirror = _toward([pitch(speaker, a, b) for a, b in thirds], [pitch(other, a, b) for a, b in thirds])
-
-    # first and last third of their words: arousal (pitch, loudness) and sentiment
+def deescalation(alignment: Alignment, prosody: CallProsody, cues: CallCues, speaker: str,
+                 config: ScoringConfig) -> dict[str, float | bool | None]:
+    """Pitch, loudness and sentiment changes from the first to the last third of the speaker's words,
+    and the de-escalation index from them (module docstring)."""
+    t, st, db = _bins(prosody, speaker)
+    words = [w for w in alignment.words if w.speaker == speaker]
     c = cues.speakers.get(speaker)
     n = len(words) // 3
     pitch_change = loud_change = None
@@ -137,18 +149,18 @@ def trends(alignment: Alignment, prosody: CallProsody, cues: CallCues, speaker: 
                                         (loud_change, config.deescalation_loudness_db)) if x is not None]
     index = (None if sentiment_change is None
              else sentiment_change / config.deescalation_sentiment - (float(np.mean(arousal)) if arousal else 0.0))
-    return SpeakerTrends(
-        pace_vs_baseline=_ratio(rest.get("pace"), base.get("pace")),
-        pitch_variability_vs_baseline=_ratio(rest.get("std"), base.get("std")),
-        loudness_vs_baseline_db=_diff(rest.get("db"), base.get("db")),
-        pace_mirroring_wpm=pace_mirror,
-        pitch_mirroring_st=pitch_mirror,
-        pitch_change_st=pitch_change,
-        loudness_change_db=loud_change,
-        sentiment_change=sentiment_change,
-        deescalation_index=index,
-        de_escalated=None if index is None else bool(index >= config.deescalation_min_index and sentiment_change >= 0),
-    )
+    return {"pitch_change_st": pitch_change, "loudness_change_db": loud_change, "sentiment_change": sentiment_change,
+            "deescalation_index": index,
+            "de_escalated": None if index is None else bool(index >= config.deescalation_min_index
+                                                            and sentiment_change >= 0)}
+
+
+def trends(alignment: Alignment, prosody: CallProsody, cues: CallCues, speaker: str, duration_s: float,
+           config: ScoringConfig) -> SpeakerTrends:
+    """The speaker's baseline, mirroring and first-to-last-third figures (see ``SpeakerTrends``)."""
+    return SpeakerTrends(**baseline(alignment, prosody, speaker, config),
+                         **mirroring(alignment, prosody, speaker, duration_s),
+                         **deescalation(alignment, prosody, cues, speaker, config))
 
 
 # ---------------------------------------------------------------- scores

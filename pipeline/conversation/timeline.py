@@ -48,17 +48,23 @@ def speech_seconds(segments: Iterable[SpeakerSegment]) -> float:
     return sum(s.duration for s in merge(Span(s.start, s.end) for s in segments))
 
 
-def overlap_seconds(segments: Iterable[SpeakerSegment]) -> float:
-    """Time during which two or more different speakers speak."""
+def overlaps(segments: Iterable[SpeakerSegment]) -> tuple[Span, ...]:
+    """Stretches during which two or more different speakers speak, sorted and disjoint (touching ones joined)."""
     edges = sorted((t, step) for spans in activity(segments).values()
                    for s in spans for t, step in ((s.start, 1), (s.end, -1)))
-    active, last, total = 0, 0.0, 0.0
+    out, active, since = [], 0, 0.0
     for t, step in edges:
-        if active >= 2:
-            total += t - last
+        if active < 2 <= active + step:
+            since = t
+        elif active + step < 2 <= active:
+            out.append(Span(since, t))
         active += step
-        last = t
-    return total
+    return merge(out)
+
+
+def overlap_seconds(segments: Iterable[SpeakerSegment]) -> float:
+    """Time during which two or more different speakers speak (the total of ``overlaps``)."""
+    return sum((s.duration for s in overlaps(segments)), 0.0)
 
 
 def silences(spans: Sequence[Span], min_s: float) -> tuple[Span, ...]:

@@ -25,9 +25,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MultipleLocator
 
 from pipeline.config import Config
-from pipeline.conversation.text import questions, tokens
+from pipeline.conversation.text import SENTENCE_BREAK, find_phrases, is_question, tokens
+from pipeline.conversation.timeline import overlaps
 from pipeline.reporting.export import AGENT_METRICS, Table
-from pipeline.types import SCORES
+from pipeline.types import SCORES, SpeakerSegment
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}
@@ -113,25 +114,6 @@ def _page(title: str, body: str, data: Any) -> str:
 # ---------------------------------------------------------------- call page: plots
 
 
-def _overlaps(segments: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
-    """Stretches where two or more speakers' segments overlap, merged, in time order."""
-    edges = sorted([(s["start"], 1) for s in segments] + [(s["end"], -1) for s in segments])
-    out, active, since = [], 0, 0.0
-    for t, step in edges:
-        if active >= 2 and step < 0 and t > since:
-            out.append((since, t))
-        active += step
-        if active >= 2 and step > 0:
-            since = t
-    merged: list[tuple[float, float]] = []
-    for a, b in out:
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return merged
-
-
 def timeline_svg(doc: dict[str, Any]) -> str:
     """Both parties as lanes, one row per 10 minutes: speech segments, overlaps shaded, interruptions (down
     triangles) and backchannels (dots) on the lane of who made them, dead air and long monologues as bars."""
@@ -140,14 +122,14 @@ def timeline_svg(doc: dict[str, Any]) -> str:
     fig = Figure(figsize=(12, 0.6 + 1.5 * rows), layout="constrained")
     axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
     y = {lane.speaker: len(lanes) - i for i, lane in enumerate(lanes)}
-    overlaps = _overlaps(doc["segments"])
+    overlapped = overlaps(SpeakerSegment(s["speaker"], s["start"], s["end"]) for s in doc["segments"])
     events = [e for e in doc["events"] if e["type"] in MARKED_EVENTS]
     color = {ln.speaker: ln.color for ln in lanes}
     for r, ax in enumerate(axes):
         t0, t1 = r * TIMELINE_ROW_S, min(duration, (r + 1) * TIMELINE_ROW_S) if rows > 1 else duration
         seen = [x for x in doc["segments"] + events if x["end"] >= t0 and x["start"] <= t1]  # only this row's
-        ax.broken_barh([(a, b - a) for a, b in overlaps if b >= t0 and a <= t1], (0.4, len(lanes) + 0.2),
-                       color="#999999", alpha=0.35, label="overlap")
+        ax.broken_barh([(o.start, o.duration) for o in overlapped if o.end >= t0 and o.start <= t1],
+                       (0.4, len(lanes) + 0.2), color="#999999", alpha=0.35, label="overlap")
         for lane in lanes:
             spans = [(x["start"], x["end"] - x["start"]) for x in seen if x.get("speaker") == lane.speaker]
             ax.broken_barh(spans, (y[lane.speaker] - 0.3, 0.6), color=lane.color, label=lane.label)
@@ -273,29 +255,16 @@ def score_cards(doc: dict[str, Any]) -> str:
     return f'<div class="cards">{"".join(out)}</div>' if out else "<p>No scores: roles were not assessed.</p>"
 
 
-def _phrase_marks(words: list[str], lexicons: dict[str, Sequence[str]]) -> dict[int, tuple[str, int]]:
-    """Word index -> (lexicon, phrase length) at each match start, longest phrase first, no overlaps."""
-    known = sorted({(tuple(tokens(p)), lex) for lex, phrases in lexicons.items() for p in phrases if tokens(p)},
-                   key=lambda pl: len(pl[0]), reverse=True)
-    marks, i = {}, 0
-    while i < len(words):
-        hit = next(((p, lex) for p, lex in known if tuple(words[i:i + len(p)]) == p), None)
-        if hit:
-            marks[i] = (hit[1], len(hit[0]))
-        i += len(hit[0]) if hit else 1
-    return marks
-
-
 def highlight(text: str, config: Config) -> str:
     """A turn's text as HTML: questions underlined, empathy, apology, positive and negative phrases marked."""
     lexicons = {lex: getattr(config.cues, lex) for lex in CUE_LEXICONS}
     out = []
-    for sentence in re.split(r"(?<=[.?!])\s+", text.strip()):
+    for sentence in SENTENCE_BREAK.split(text.strip()):
         raw = sentence.split()
         norm = [tokens(w) for w in raw]
         flat = [t for ts in norm for t in ts]
         owner = [i for i, ts in enumerate(norm) for _ in ts]  # flat token -> raw word
-        marks = {owner[k]: (lex, owner[k + n - 1]) for k, (lex, n) in _phrase_marks(flat, lexicons).items()}
+        marks = {owner[m.start]: (m.lexicon, owner[m.start + m.length - 1]) for m in find_phrases(flat, lexicons)}
         parts, i = [], 0
         while i < len(raw):
             if i in marks:
@@ -306,7 +275,7 @@ def highlight(text: str, config: Config) -> str:
                 parts.append(_esc(raw[i]))
                 i += 1
         html_text = " ".join(parts)
-        asked = flat and questions(sentence, config.dynamics.question_words, config.cues.open_question_starts)[0]
+        asked = flat and is_question(sentence, config.dynamics.question_words)
         out.append(f'<span class="cue question" data-cue="question">{html_text}</span>' if asked else html_text)
     return " ".join(out)
 
