@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +24,7 @@ import numpy as np
 
 from pipeline.audio.signal import SAMPLE_RATE
 from pipeline.errors import ModelError
+from pipeline.outputs.fsutil import atomic_file
 
 CHUNK_S = 10.0  # the model's training duration
 BATCH = 8
@@ -118,14 +118,6 @@ def _export() -> tuple[bytes, dict[str, float]]:
     return data.getvalue(), geometry
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        handle.write(data)
-    os.chmod(handle.name, 0o644)
-    os.replace(handle.name, path)
-
-
 @lru_cache(maxsize=1)
 def load_segmenter() -> Segmenter:
     """The model as an ONNX Runtime session: about twice as fast as torch on the CPU.
@@ -155,8 +147,9 @@ def load_segmenter() -> Segmenter:
     data, geometry = _export()
     try:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        _write(target.with_suffix(".json"), json.dumps(geometry).encode())
-        _write(target, data)
+        for path, content in ((target.with_suffix(".json"), json.dumps(geometry).encode()), (target, data)):
+            with atomic_file(path, "wb") as handle:
+                handle.write(content)
     except OSError as exc:
         log.warning("overlap detection: cannot cache the model in %s (%s); kept in memory", CACHE_DIR, exc)
     session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])

@@ -12,7 +12,6 @@ import html
 import io
 import json
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from matplotlib.ticker import MultipleLocator
 
 from pipeline.config import Config
 from pipeline.conversation.text import questions, tokens
+from pipeline.outputs.fsutil import atomic_file
 from pipeline.reporting.export import AGENT_METRICS, SCORES, Table
 
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
@@ -434,10 +434,9 @@ def agent_page(speakers: Table, agent_id: str, period: str) -> str:
 
 
 def write_page(text: str, out: str | Path) -> Path:
-    """Write a page whole or not at all (a temporary file beside it, then renamed)."""
+    """Write a page whole or not at all (``fsutil.atomic_file``)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    with atomic_file(out) as handle:
+        handle.write(text)
     return out
