@@ -7,7 +7,8 @@ from typing import Any, Protocol
 
 
 class Hook(Protocol):
-    """Called as ``hook(step, artifact, completed=k, total=n)``.
+    """Called as ``hook(step, artifact, completed=k, total=n)`` (the first two by position, so that a hook may
+    name them as it likes: ``stage, seconds``).
 
     - ``runner.analyze_call``: once per stage as it ends; ``step`` the stage (``decode``, ``vad``, ``asr``,
       ...), ``artifact`` its seconds (the figure of ``timings_s``: a stage ends in several values, and its
@@ -16,5 +17,5 @@ class Hook(Protocol):
       known, then ``("call", outcome, completed=k, total=n)`` as each ends (a ``CallOutcome``).
     """
 
-    def __call__(self, step: str, artifact: Any, *, completed: int | None = None, total: int | None = None,
+    def __call__(self, step: str, artifact: Any, /, *, completed: int | None = None, total: int | None = None,
                  ) -> None: ...
