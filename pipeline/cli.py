@@ -57,7 +57,7 @@ def analyze(call_audio: Path, out_dir: Path, config_path: Path | None, diarizati
         click.echo(f"callscope: metadata error: {exc}", err=True)
         sys.exit(2)
 
-    def hook(stage: str, seconds: float) -> None:
+    def hook(stage: str, seconds: float, *, completed: int | None = None, total: int | None = None) -> None:
         log.info("%s: %s done in %.2f s", call_audio, stage, seconds)
 
     try:
@@ -91,12 +91,12 @@ def _date(text: str | None, name: str):
 
 
 class _Progress:
-    """The run hook as a progress bar on stderr: calls done, audio hours, failures, ETA."""
+    """The run's hook (``pipeline.hooks``) as a progress bar on stderr: calls done, audio hours, failures, ETA."""
 
     def __init__(self) -> None:
         self.bar, self.hours, self.failed = None, 0.0, 0
 
-    def __call__(self, step: str, outcome, completed: int, total: int) -> None:
+    def __call__(self, step: str, outcome, *, completed: int | None = None, total: int | None = None) -> None:
         if step == "start" and total:
             self.bar = click.progressbar(length=total, label="calls", show_eta=True, show_pos=True, file=sys.stderr,
                                          item_show_func=lambda _: f"{self.hours:.2f} h audio, {self.failed} failed")
@@ -138,13 +138,14 @@ def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int
     calls in progress.
     """
     from pipeline.nightly.batch import run_archive
+    from pipeline.nightly.engine import LocalEngine
 
     config = _config_or_exit(config_path)
     request = _StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request)
     try:
-        summary = run_archive(archive_dir, out_dir, config, workers=workers, since=_date(since, "--since"),
+        summary = run_archive(archive_dir, out_dir, config, engine=LocalEngine(workers), since=_date(since, "--since"),
                               hook=_Progress(), stop=lambda: request.signum)
     except Interrupted as exc:
         click.echo(f"callscope: run {exc}; results written so far are kept, run again to resume", err=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -15,14 +15,12 @@ from pipeline.config import Config
 from pipeline.conversation import acoustics, cues, dynamics, prosody, roles, scoring
 from pipeline.diarization import align, channels, embedding, pyannote
 from pipeline.errors import CallscopeError, StageError
+from pipeline.hooks import Hook
 from pipeline.metadata import CallMetadata
 from pipeline.models import asr
 from pipeline.models import pyannote as pyannote_model
 from pipeline.transcription import transcribe
 from pipeline.types import Assessment, CallResult
-
-Hook = Callable[[str, float], None]
-"""Called as ``hook(stage, seconds)`` when a stage ends."""
 
 
 @cache
@@ -61,7 +59,7 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
                  call_id: str | None = None, metadata: CallMetadata | None = None) -> CallResult:
     """Decode, find speech, transcribe, diarize, align one call; measure its turn-taking, prosody and
     language; tell the agent from the customer and score them. ``metadata`` (a sidecar) may give the
-    call id and a channel map of the roles.
+    call id and a channel map of the roles. ``hook`` hears of each stage as it ends (``pipeline.hooks``).
 
     Pure in its inputs: models load once per process behind ``lru_cache``, so a process pool or
     a distributed engine can run it unchanged. Raises ``CallscopeError`` subclasses only.

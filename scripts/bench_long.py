@@ -65,7 +65,7 @@ def profile(path: Path) -> dict:
         while not done.wait(0.05):
             current["peak"] = max(current["peak"], rss_mb())
 
-    def hook(stage: str, _seconds: float) -> None:
+    def hook(stage: str, _seconds: float, *, completed: int | None = None, total: int | None = None) -> None:
         peaks[stage] = max(current["peak"], rss_mb())
         current["peak"] = 0.0
 

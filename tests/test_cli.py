@@ -1,9 +1,14 @@
 import json
+import logging
+import re
 import subprocess
 import sys
 
 import pytest
 import soundfile as sf
+
+from pipeline.cli import _Progress
+from pipeline.nightly.engine import CallOutcome
 
 from .conftest import SAMPLES, tone
 
@@ -13,10 +18,13 @@ def callscope(*args, cwd=None):
                           capture_output=True, text=True, cwd=cwd)
 
 
-def test_analyze_writes_the_call_directory(tmp_path):
-    proc = callscope("analyze", SAMPLES / "billing_8k_mulaw.wav", "--out", tmp_path,
+def test_analyze_writes_the_call_directory_and_logs_each_stage(tmp_path):
+    proc = callscope("-v", "analyze", SAMPLES / "billing_8k_mulaw.wav", "--out", tmp_path,
                      "--diarization", "embedding")
     assert proc.returncode == 0, proc.stderr
+    assert re.findall(r"billing_8k_mulaw\.wav: (\w+) done in \d+\.\d\d s", proc.stderr) == [
+        "decode", "echo", "vad", "method", "asr", "diarize", "align", "dynamics", "prosody", "acoustics", "cues",
+        "score"]
     doc = json.loads((tmp_path / "billing_8k_mulaw" / "call.json").read_text())
     assert doc["codec"] == "WAV/ULAW" and doc["sample_rate"] == 8000
     assert doc["diarization"]["method"] == "embedding"
@@ -68,3 +76,13 @@ def test_a_call_id_that_is_no_directory_name_is_refused(tmp_path):
         "callscope: metadata error: --call-id: call_id '../escape' must be letters, digits, '.', '_' or '-', "
         "starting with a letter or digit\n")
     assert not (tmp_path / "escape").exists() and not (tmp_path / "out").exists()
+
+
+def test_the_run_progress_hook_counts_calls_hours_and_failures(caplog):
+    progress = _Progress()
+    progress("start", None, completed=0, total=2)
+    with caplog.at_level(logging.INFO, logger="callscope"):
+        progress("call", CallOutcome("a", "/x/a.wav", "analyzed", audio_s=1800.0, seconds=2.0), completed=1, total=2)
+        progress("call", CallOutcome("b", "/x/b.wav", "failed", stage="decode", cause="empty"), completed=2, total=2)
+    assert (progress.bar.pos, progress.hours, progress.failed) == (2, 0.5, 1)
+    assert [r.getMessage() for r in caplog.records] == ["/x/a.wav: analyzed in 2.0 s", "/x/b.wav: failed in 0.0 s"]

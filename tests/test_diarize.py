@@ -310,6 +310,7 @@ def test_a_damaged_model_cache_is_exported_again(fresh_session):
     session = fresh_session.load_segmenter().session
     assert [i.name for i in session.get_inputs()] == ["audio"]
     assert target.stat().st_size > 1_000_000  # replaced by a whole export
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.with_suffix(".json").name, target.name]
 
 
 def test_an_unwritable_model_cache_keeps_the_export_in_memory(fresh_session, tmp_path):

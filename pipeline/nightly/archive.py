@@ -10,6 +10,8 @@ rejected with a one-line cause.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -19,7 +21,14 @@ from typing import Any
 
 from pipeline.config import ArchiveConfig
 from pipeline.errors import ConfigError, MetadataError
-from pipeline.metadata import FIELDS, call_id_for, read_sidecar, sidecar_path, validate_metadata
+from pipeline.metadata import (
+    FIELDS,
+    CallMetadata,
+    call_id_for,
+    read_sidecar,
+    sidecar_path,
+    validate_metadata,
+)
 
 MANIFEST = "calls.csv"
 # (offset, bytes) of the containers the decoders read
@@ -60,6 +69,17 @@ class Archive:
     calls: tuple[CallFile, ...]
     rejected: tuple[Rejected, ...]
     left: tuple[tuple[Path, str], ...]
+
+
+def call_metadata(call: CallFile) -> CallMetadata:
+    """A call's metadata as the analysis takes it: its channel roles decide who the agent is, so that roles
+    and scores agree."""
+    return CallMetadata.from_fields({**call.metadata, "call_id": call.call_id})
+
+
+def metadata_sha256(call: CallFile) -> str:
+    """A short hash of a call's id and metadata: a call whose metadata changed is analyzed again."""
+    return hashlib.sha256(json.dumps([call.call_id, call.metadata], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def is_audio(path: Path, config: ArchiveConfig) -> bool:

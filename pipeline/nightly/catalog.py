@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from pipeline.errors import ConfigError
-from pipeline.outputs.fsutil import REFUSALS, refused
+from pipeline.fsutil import REFUSALS, atomic_file, refused
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +193,12 @@ def ingest_run(con: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
 
 
 def write_run(out_dir: Path, run: dict[str, Any]) -> None:
-    """``DIR/_runs/<run_id>.json``, replaced atomically; its bytes reach the disk before its name does, so
-    a crash or a file system gone read-only leaves the previous summary, never an empty file."""
+    """``DIR/_runs/<run_id>.json``, replaced atomically (``fsutil.atomic_file``): a crash or a file system
+    gone read-only leaves the previous summary, never an empty file."""
     folder = out_dir / RUNS
     folder.mkdir(exist_ok=True)
-    tmp = folder / f".{run['run_id']}.json.tmp"
-    with tmp.open("w", encoding="utf-8") as handle:
+    with atomic_file(folder / f"{run['run_id']}.json") as handle:
         handle.write(json.dumps(run, indent=1) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, folder / f"{run['run_id']}.json")
 
 
 def _call_dirs(out_dir: Path) -> dict[str, Path]:

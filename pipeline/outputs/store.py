@@ -5,9 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import shutil
-import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -16,7 +13,7 @@ from typing import Any
 import jsonschema
 
 from pipeline.errors import StageError
-from pipeline.outputs.fsutil import REFUSALS, fsync_dir, refused
+from pipeline.fsutil import REFUSALS, atomic_dir, refused
 from pipeline.types import (
     CallAcoustics,
     CallResult,
@@ -32,7 +29,6 @@ from pipeline.types import (
 
 SCHEMA_VERSION = 1
 NO_PROSODY = SpeakerProsody(None, None, None, None, None, 0.0)
-
 
 
 @lru_cache(maxsize=1)
@@ -190,9 +186,9 @@ def write_call(result: CallResult, out_dir: str | Path, document: dict[str, Any]
     """Write ``out_dir/<call_id>/`` whole or not at all; an older result is replaced. ``document``:
     the call.json to write where the caller has added to ``call_document(result)``.
 
-    The files go to a hidden temporary directory beside the target, which is then renamed, so a
-    reader (or a rerun) never sees a partial result. Raises ``OutputError`` when the output is full or
-    read-only, ``StageError`` (stage ``write``) when it refuses this call only.
+    The files go to a hidden temporary directory beside the target, which is then renamed
+    (``fsutil.atomic_dir``), so a reader (or a rerun) never sees a partial result. Raises ``OutputError``
+    when the output is full or read-only, ``StageError`` (stage ``write``) when it refuses this call only.
     """
     document = document or call_document(result)
     validate(document)
@@ -207,28 +203,9 @@ def write_call(result: CallResult, out_dir: str | Path, document: dict[str, Any]
 def _write_dir(result: CallResult, document: dict[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / result.call_id
-    tmp = Path(tempfile.mkdtemp(prefix=f".{result.call_id}.", suffix=".tmp", dir=out_dir))
-    try:
+    with atomic_dir(final) as tmp:
         (tmp / "call.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         (tmp / f"{result.call_id}.rttm").write_text(
             rttm_lines(result.call_id, result.alignment.segments), encoding="utf-8")
         (tmp / f"{result.call_id}.txt").write_text(transcript_text(document), encoding="utf-8")
-        for f in tmp.iterdir():
-            with f.open("rb") as handle:
-                os.fsync(handle.fileno())
-        os.chmod(tmp, 0o755)
-        fsync_dir(tmp)
-        if final.exists():
-            old = final.with_name(f".{result.call_id}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-        fsync_dir(out_dir)  # the new name on disk too: a result that landed survives a crash
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return final
-
-

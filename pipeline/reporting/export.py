@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -21,6 +20,7 @@ import numpy as np
 
 from pipeline import __version__
 from pipeline.config import ArchiveConfig
+from pipeline.fsutil import atomic_file
 from pipeline.nightly.catalog import connect
 from pipeline.types import SCORES
 
@@ -275,17 +275,15 @@ def _cell(column: Column, value: Any) -> str:
 
 
 def write_csv(table: Table, path: Path) -> None:
-    """RFC 4180 CSV (CRLF, minimal quoting), UTF-8, header row; written to a temporary name, then renamed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
+    """RFC 4180 CSV (CRLF, minimal quoting), UTF-8, header row; written atomically."""
+    with atomic_file(path, newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow([c.name for c in table.columns])
         writer.writerows([_cell(c, v) for c, v in zip(table.columns, row, strict=True)] for row in table.rows)
-    os.replace(tmp, path)
 
 
 def write_parquet(table: Table, path: Path) -> None:
-    """Parquet with typed columns (text as strings, dates as dates, numbers as doubles)."""
+    """Parquet with typed columns (text as strings, dates as dates, numbers as doubles); written atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -296,9 +294,8 @@ def write_parquet(table: Table, path: Path) -> None:
         if c.kind == "date":
             values = [None if v is None else date.fromisoformat(v) for v in values]
         arrays.append(pa.array(values, type=types[c.kind]))
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_arrays(arrays, names=[c.name for c in table.columns]), tmp)
-    os.replace(tmp, path)
+    with atomic_file(path, "wb") as handle:
+        pq.write_table(pa.Table.from_arrays(arrays, names=[c.name for c in table.columns]), handle)
 
 
 def dictionary(table: Table, settings: dict[str, dict[str, Any]], about: dict[str, Any]) -> str:
@@ -332,7 +329,8 @@ def _lookup(doc: dict[str, Any] | None, key: str) -> Any:
 def export(db_dir: str | Path, level: Level, fmt: Format, out: str | Path, *, date_from: date | None = None,
            date_to: date | None = None, agent: str | None = None, redact_digits: bool = False,
            config: ArchiveConfig | None = None) -> tuple[Table, Path]:
-    """Write one report and its data dictionary (``OUT.dictionary.md``); return the table and the dictionary path."""
+    """Write one report and its data dictionary (``OUT.dictionary.md``), each atomically; return the table and
+    the dictionary path."""
     config = config or ArchiveConfig()
     out = Path(out)
     con = connect(db_dir, read_only=True)
@@ -350,5 +348,6 @@ def export(db_dir: str | Path, level: Level, fmt: Format, out: str | Path, *, da
              "from": date_from, "to": date_to, "agent": agent, "redacted": redact_digits,
              "exported_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(), "callscope": __version__}
     target = out.with_name(out.name + ".dictionary.md")
-    target.write_text(dictionary(table, settings, about), encoding="utf-8")
+    with atomic_file(target) as handle:
+        handle.write(dictionary(table, settings, about))
     return table, target

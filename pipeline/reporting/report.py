@@ -12,7 +12,6 @@ import html
 import io
 import json
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from matplotlib.ticker import MultipleLocator
 from pipeline.config import Config
 from pipeline.conversation.text import SENTENCE_BREAK, find_phrases, is_question, tokens
 from pipeline.conversation.timeline import overlaps
+from pipeline.fsutil import atomic_file
 from pipeline.reporting.export import AGENT_METRICS, Table
 from pipeline.types import SCORES, SpeakerSegment
 
@@ -404,10 +404,9 @@ def agent_page(speakers: Table, agent_id: str, period: str) -> str:
 
 
 def write_page(text: str, out: str | Path) -> Path:
-    """Write a page whole or not at all (a temporary file beside it, then renamed)."""
+    """Write a page whole or not at all (``fsutil.atomic_file``)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
+    with atomic_file(out) as handle:
+        handle.write(text)
     return out

@@ -1,0 +1,153 @@
+"""How the nightly run's calls are executed: the ``Engine`` seam, and this machine's process pool behind it.
+
+An engine runs ``analyze_one`` over the calls a run decided to analyze and yields their outcomes as they
+end. Everything else that makes a run (scan, skip decision, lock, catalog, summary, stop signal, exit
+codes) is ``batch``'s. ``analyze_one`` is pure in its inputs and picklable, so any engine can run it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pipeline.config import Config, with_overrides
+from pipeline.errors import AudioError, CallscopeError, ModelError, OutputError, StageError
+from pipeline.nightly.archive import CallFile, call_metadata, metadata_sha256
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+Status = Literal["analyzed", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What became of one call in this run; ``stage`` and ``cause`` say why it failed."""
+
+    call_id: str
+    file: str
+    status: Status
+    audio_s: float = 0.0
+    seconds: float = 0.0
+    stage: str | None = None
+    cause: str | None = None
+
+
+def annotate(document: dict[str, Any], call: CallFile, fprint: str) -> dict[str, Any]:
+    """call.json with the call's metadata and the run keys."""
+    return {**document, "metadata": {**call.metadata, "file_time": call.file_time},
+            "fingerprint": fprint, "metadata_sha256": metadata_sha256(call)}
+
+
+def analyze_one(call: CallFile, config: Config, out_dir: Path, fprint: str) -> CallOutcome:
+    """Analyze and write one call; a ``CallscopeError`` becomes a failed outcome, except ``OutputError`` and
+    ``ModelError``, which are raised: they fail the run."""
+    from pipeline.outputs.store import call_document, write_call
+    from pipeline.runner import analyze_call
+
+    t0 = time.perf_counter()
+    try:
+        result = analyze_call(call.path, config, call_id=call.call_id, metadata=call_metadata(call))
+        write_call(result, out_dir, annotate(call_document(result), call, fprint))
+    except (OutputError, ModelError):
+        raise
+    except CallscopeError as exc:
+        stage = exc.stage if isinstance(exc, StageError) else "decode" if isinstance(exc, AudioError) else "analyze"
+        cause = exc.cause if isinstance(exc, StageError | AudioError) else str(exc)
+        return CallOutcome(call.call_id, str(call.path), "failed", 0.0, time.perf_counter() - t0, stage, cause)
+    return CallOutcome(call.call_id, str(call.path), "analyzed", result.audio.duration_s, time.perf_counter() - t0)
+
+
+class Engine(Protocol):
+    """Runs ``analyze_one`` over calls; ``workers`` and ``threads`` (per worker) go into the run summary."""
+
+    workers: int
+    threads: int
+
+    def outcomes(self, calls: Sequence[CallFile], config: Config, out_dir: Path, fingerprint: str,
+                 ) -> Generator[CallOutcome, None, None]:
+        """One outcome per call, in completion order. A call's failure, its worker's crash included, is a
+        failed outcome; ``OutputError`` and ``ModelError`` are raised (they would fail every call). Closing
+        the generator cancels the calls not yet started; those in progress end first."""
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A worker ends when the run that started it is killed (Linux), so it never writes after it."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+@contextmanager
+def _thread_caps(threads: int) -> Iterator[None]:
+    """Thread caps in the environment that spawned workers inherit (BLAS and OpenMP read them at import)."""
+    saved = {var: os.environ.get(var) for var in THREAD_VARS}
+    os.environ.update(dict.fromkeys(THREAD_VARS, str(threads)))
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def init_worker(config: Config, threads: int, parent_pid: int) -> None:
+    """Worker set-up: threads capped, the ASR model loaded once (other models load on first use)."""
+    _die_with_parent(parent_pid)
+    import torch
+
+    torch.set_num_threads(threads)
+    from pipeline.models.asr import model_for
+
+    with suppress(ModelError):  # raised again by the first call, which stops the run; here it would break the pool
+        model_for(config.asr)
+
+
+class LocalEngine:
+    """``workers`` processes spawned on this machine, each given cores / ``workers`` threads (so that they do
+    not oversubscribe the cores), loading the ASR once, and killed with the run."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
+        self.threads = max(1, len(os.sched_getaffinity(0)) // workers)
+
+    def outcomes(self, calls: Sequence[CallFile], config: Config, out_dir: Path, fingerprint: str,
+                 ) -> Generator[CallOutcome, None, None]:
+        """See ``Engine.outcomes``; ``asr.cpu_threads: 0`` becomes the threads of a worker."""
+        import multiprocessing
+
+        if not calls:
+            return
+        if config.asr.cpu_threads == 0:
+            config = with_overrides(config, "asr", cpu_threads=self.threads)
+        with ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"), initializer=init_worker,
+                                 initargs=(config, self.threads, os.getpid())) as pool:
+            with _thread_caps(self.threads):  # the workers start as the calls are submitted
+                futures = {pool.submit(analyze_one, call, config, out_dir, fingerprint): call for call in calls}
+            try:
+                for future in as_completed(futures):
+                    call = futures[future]
+                    try:
+                        yield future.result()
+                    except (OutputError, ModelError):
+                        raise
+                    except Exception as exc:  # a crashed worker or a bug: this call fails, the run goes on
+                        cause = ("the worker process died (out of memory?)" if isinstance(exc, BrokenProcessPool)
+                                 else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                        yield CallOutcome(call.call_id, str(call.path), "failed", stage="worker", cause=cause)
+            finally:
+                for future in futures:
+                    future.cancel()
