@@ -2,9 +2,10 @@
 # The main job on the bundled samples, offline, with the embedded models: install (once), the nightly run
 # over sample_audio/ (metadata from sample_audio/calls.csv) into a catalog, the agent-level CSV export, and
 # the report pages of one call and one agent. Usage: bash scripts/demo.sh [OUT_DIR]   (default: out)
+# CALLSCOPE_NO_SETUP=1 runs it in the environment already active, with `callscope` on PATH (tests/test_demo.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/env.sh
+[ -n "${CALLSCOPE_NO_SETUP:-}" ] || source scripts/env.sh
 OUT="${1:-out}"
 REPORTS="$OUT/reports"
 mkdir -p "$REPORTS"
