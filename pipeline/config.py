@@ -46,6 +46,8 @@ class AsrConfig:
     condition_on_previous_text: bool = False
     temperatures: tuple[float, ...] = (0.0,)
     max_compression_ratio: float = 2.4
+    hotwords: str | None = None
+    initial_prompt: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any, get_args
 from pipeline.errors import MetadataError
 from pipeline.types import Role
 
-FIELDS = ("call_id", "agent_id", "started_at", "queue", "direction", "channel_roles")
+FIELDS = ("call_id", "agent_id", "started_at", "queue", "direction", "hotwords", "initial_prompt", "channel_roles")
 TEXT_FIELDS = FIELDS[:-1]
 DIRECTIONS = ("inbound", "outbound")
 ROLES = get_args(Role)
@@ -25,8 +25,9 @@ CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 class CallMetadata:
     """What the recording system knows about a call; every field optional.
 
-    ``started_at``: ISO 8601; ``direction``: inbound or outbound; ``channel_roles``: audio channel
-    index -> agent, customer or unknown.
+    ``started_at``: ISO 8601; ``direction``: inbound or outbound; ``hotwords``, ``initial_prompt``: the ASR's
+    vocabulary hints for this call (a queue's products and names), in place of the config's;
+    ``channel_roles``: audio channel index -> agent, customer or unknown.
     """
 
     call_id: str | None = None
@@ -34,7 +35,13 @@ class CallMetadata:
     started_at: str | None = None
     queue: str | None = None
     direction: str | None = None
+    hotwords: str | None = None
+    initial_prompt: str | None = None
     channel_roles: dict[int, Role] = field(default_factory=dict)
+
+    def asr_hints(self) -> dict[str, str]:
+        """The ASR settings this call replaces (``hotwords``, ``initial_prompt``) where it gives them."""
+        return {k: v for k in ("hotwords", "initial_prompt") if (v := getattr(self, k))}
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> CallMetadata:

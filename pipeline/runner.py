@@ -80,8 +80,8 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
         # models load once per process; a pyannote pipeline that cannot load fails before the ASR
         diarizer = pyannote_model.pipeline_for(config.diarization) if method == "pyannote" else None
     with _stage("asr", call_id, timings, hook):
-        transcript = transcribe.transcribe(asr.model_for(config.asr), rec.samples, config.asr,
-                                           per_channel=method == "channels")
+        hinted = dataclasses.replace(config.asr, **metadata.asr_hints()) if metadata else config.asr
+        transcript = transcribe.transcribe(asr.model_for(hinted), rec.samples, hinted, per_channel=method == "channels")
     with _stage("diarize", call_id, timings, hook):
         if method == "channels":
             diar = channels.diarize_channels(channel_spans, rec.samples, config.diarization)

@@ -78,12 +78,14 @@ class Word:
 
 @dataclass(frozen=True)
 class Transcript:
-    """All words of a call in time order, and what produced them."""
+    """All words of a call in time order, and what produced them (the vocabulary hints included)."""
 
     words: tuple[Word, ...]
     model: str
     compute_type: str
     language: str
+    hotwords: str | None = None
+    initial_prompt: str | None = None
 
 
 @dataclass(frozen=True)

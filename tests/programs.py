@@ -11,6 +11,7 @@ import shutil
 import sys
 
 PROGRAMS = {  # program: (Debian package, what needs it)
+    "bash": ("bash", "scripts/demo.sh in tests/test_demo.py"),
     "espeak-ng": ("espeak-ng", "scripted test calls and scripts/make_samples.py"),
     "chromium": ("chromium", "report pages rendered in tests and scripts/bench_report.py"),
     "mount": ("mount", "read-only and full file systems in tests/test_hostile.py"),

@@ -45,7 +45,16 @@ def test_metadata_is_normalised():
     meta = validate_metadata({"started_at": "2026-11-20T09:00:00Z", "channel_roles": "customer;agent",
                               "queue": ""}, "row")
     assert meta == {"call_id": None, "agent_id": None, "started_at": "2026-11-20T09:00:00+00:00",
-                    "queue": None, "direction": None, "channel_roles": ["customer", "agent"]}
+                    "queue": None, "direction": None, "hotwords": None, "initial_prompt": None,
+                    "channel_roles": ["customer", "agent"]}
+
+
+def test_a_queue_vocabulary_from_the_manifest_reaches_the_call(tmp_path):
+    wav(tmp_path / "cards" / "c1.wav")
+    (tmp_path / "calls.csv").write_text("file,queue,hotwords\ncards/c1.wav,cards,Harper Valley National Bank\n")
+    (call,) = scan(tmp_path, ArchiveConfig(settle_s=0.0)).calls
+    assert call_metadata(call).asr_hints() == {"hotwords": "Harper Valley National Bank"}
+    assert metadata_from_dict({"initial_prompt": "Hello."}).asr_hints() == {"initial_prompt": "Hello."}
 
 
 def wav(path, seconds=0.5):

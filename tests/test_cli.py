@@ -86,3 +86,15 @@ def test_the_run_progress_hook_counts_calls_hours_and_failures(caplog):
         progress("call", CallOutcome("b", "/x/b.wav", "failed", stage="decode", cause="empty"), completed=2, total=2)
     assert (progress.bar.pos, progress.hours, progress.failed) == (2, 0.5, 1)
     assert [r.getMessage() for r in caplog.records] == ["/x/a.wav: analyzed in 2.0 s", "/x/b.wav: failed in 0.0 s"]
+
+
+def test_a_sidecar_gives_the_call_its_own_vocabulary(tmp_path):
+    audio = tmp_path / "billing.flac"
+    audio.write_bytes((SAMPLES / "billing_stereo.flac").read_bytes())
+    (tmp_path / "billing.flac.json").write_text('{"hotwords": "Northwind", "initial_prompt": "Northwind support."}')
+    config = tmp_path / "c.yaml"
+    config.write_text("asr:\n  hotwords: Contoso\n")
+    proc = callscope("analyze", audio, "--out", tmp_path / "out", "--config", config)
+    assert proc.returncode == 0, proc.stderr
+    asr = json.loads((tmp_path / "out" / "billing" / "call.json").read_text())["asr"]
+    assert (asr["hotwords"], asr["initial_prompt"]) == ("Northwind", "Northwind support.")

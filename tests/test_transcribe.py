@@ -15,7 +15,7 @@ from pipeline.errors import ModelError
 from pipeline.models.asr import load_whisper, model_for, resolve_model
 from pipeline.transcription.transcribe import transcribe
 
-from .conftest import PYANNOTE_SAMPLE, SAMPLES
+from .conftest import EVAL, PYANNOTE_SAMPLE, SAMPLES
 
 
 def test_bundled_model_is_a_ctranslate2_directory():
@@ -78,3 +78,16 @@ def test_repetition_loops_are_dropped():
     assert words and max(grams.values()) <= 2
     strict = dataclasses.replace(config, max_compression_ratio=0.5)  # every segment compresses less than that
     assert transcribe(model_for(config), samples, strict, per_channel=False).words == ()
+
+
+def test_hotwords_bring_the_company_name():
+    """A real agent's greeting (HarperValleyBank): tiny.en hears "purple bally national bank" until the bank's
+    name is given as hotwords, which every 30 s window of the call then expects."""
+    agent = load_audio(EVAL / "harper-valley" / "audio" / "agent" / "eb82ec7b5f0944ca.wav").samples
+    config = AsrConfig()
+    plain = " ".join(w.text for w in transcribe(model_for(config), agent, config, per_channel=True).words).lower()
+    hinted = dataclasses.replace(config, hotwords="Harper Valley National Bank")
+    said = transcribe(model_for(hinted), agent, hinted, per_channel=True)
+    assert "harper valley" not in plain
+    assert "harper valley national bank" in " ".join(w.text for w in said.words).lower().replace(",", "")
+    assert said.hotwords == "Harper Valley National Bank"

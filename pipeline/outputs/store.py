@@ -138,6 +138,8 @@ def call_document(result: CallResult) -> dict[str, Any]:
             "model": result.transcript.model,
             "compute_type": result.transcript.compute_type,
             "language": result.transcript.language,
+            "hotwords": result.transcript.hotwords,
+            "initial_prompt": result.transcript.initial_prompt,
         },
         "diarization": {
             "method": result.diarization.method,

@@ -25,6 +25,8 @@ def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: i
         vad_filter=config.vad_filter,
         condition_on_previous_text=config.condition_on_previous_text,
         temperature=list(config.temperatures),
+        hotwords=config.hotwords,
+        initial_prompt=config.initial_prompt,
     )
     duration = samples.shape[-1] / SAMPLE_RATE
     return [
@@ -50,4 +52,5 @@ def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool)
             block = x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0)
             words += transcribe_channel(model, np.ascontiguousarray(block), config, channel, lo / SAMPLE_RATE)
     words.sort(key=lambda w: (w.start, w.end))
-    return Transcript(tuple(words), config.model, config.compute_type, config.language or "auto")
+    return Transcript(tuple(words), config.model, config.compute_type, config.language or "auto", config.hotwords,
+                      config.initial_prompt)
