@@ -24,14 +24,19 @@ COMPLAINTS = (
     "ridiculous", "cancel", "complaint", "problem", "issue", "wrong",
 )
 
-# who is the agent (roles)
+# who is the agent (roles): the service script (greeting, offer of help, verification, resolution) against the
+# caller's request; "my name is" is no evidence: callers give their name as readily as agents do
 AGENT_PHRASES = (
-    *OPENINGS, *MORE_HELP, "how can i help", "how may i help", "how can i assist", "let me check", "let me pull up",
-    "your account", "one moment", "i can see", "i have processed", "support",
+    *THANKS_FOR_CALLING, "welcome to", *MORE_HELP, "how can i help", "how may i help", "how can i assist",
+    "can i help you", "help you today", "i can help you", "going to help you", "what can i do for you",
+    "i can do that for you", "can i have your", "can i get your", "may i have your", "could i get your",
+    "could i have your", "can you verify", "can you confirm", "let me check", "let me pull up", "your account",
+    "one moment", "i can see", "i have processed", "support",
 )
 CUSTOMER_PHRASES = (
     *MANAGER, "i was charged", "my bill", "my account", "my order", "my package", "i want to cancel",
-    "i need help with", "i'm calling about", "i am calling about", "refund me", "my money",
+    "i need help with", "i'm calling about", "i am calling about", "refund me", "my money", "i would like to",
+    "i'd like to", "i need to", "i want to", "i was wondering", "can you help me",
 )
 
 # language cues (cues, scores, report highlighting)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline import evaluate  # noqa: E402
-from pipeline.config import Config  # noqa: E402
+from pipeline.config import Config, load_config  # noqa: E402
 from pipeline.models.asr import BUNDLED  # noqa: E402
 from pipeline.runner import analyze_call  # noqa: E402
 from pipeline.types import SCORES, CallResult, SpeakerSegment  # noqa: E402
@@ -238,9 +238,9 @@ def measure(sid: str, version: str, result: CallResult, ref: Reference, rating: 
         rating=rating)
 
 
-def evaluate_calls(calls: Path, tmp: Path) -> list[CallFigures]:
+def evaluate_calls(calls: Path, tmp: Path, config: Config) -> list[CallFigures]:
     """Every version of every call under ``calls``, analysed in this process (models load once)."""
-    config, figures = Config(), []
+    figures = []
     for sid in sorted(p.stem for p in (calls / "audio" / "agent").glob("*.wav")):
         ref = load_reference(calls / "transcript" / f"{sid}.json")
         rating = caller_rating(calls / "metadata" / f"{sid}.json")
@@ -345,11 +345,11 @@ def acceptance(figures: Sequence[CallFigures]) -> list[str]:
     ]
 
 
-def header(figures: Sequence[CallFigures], model: str, calls: Path) -> str:
+def header(figures: Sequence[CallFigures], model: str, calls: Path, settings: str) -> str:
     """Date, machine, model and the definitions, one paragraph."""
     return (
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
-        f"Python {platform.python_version()}, ASR {model}, default config, no sidecar; "
+        f"Python {platform.python_version()}, ASR {model}, {settings}, no sidecar; "
         f"`scripts/eval_calls.py --calls {calls.name}`: {len({f.sid for f in figures})} calls, each as stereo "
         "(agent left, caller right), mono (the sum) and mono mu-law (8 kHz). Hypothesis speakers map one-to-one "
         "to the reference roles by the seconds their acoustic segments share with the role's segments "
@@ -371,14 +371,18 @@ def main() -> None:
     parser.add_argument("--calls", type=Path, default=CALLS,
                         help="folder with audio/{agent,caller}/, transcript/ and metadata/")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--config", type=Path, help="YAML settings to evaluate instead of the defaults")
+    parser.add_argument("--key", default="calls", help="the report section to write (bench:KEY)")
     args = parser.parse_args()
+    config = load_config(args.config)
     with tempfile.TemporaryDirectory() as tmp:
-        figures = evaluate_calls(args.calls, Path(tmp))
-    asr = Config().asr
+        figures = evaluate_calls(args.calls, Path(tmp), config)
+    asr = config.asr
     model = f"{'bundled tiny.en' if asr.model == BUNDLED else asr.model} {asr.compute_type}"
     table = "\n\n".join([CALL_HEADER + "\n" + "\n".join(call_row(f) for f in figures),
                          summary_table(figures), "\n".join(acceptance(figures))])
-    write_report(args.out, header(figures, model, args.calls), table, key="calls",
+    settings = f"settings `{args.config.name}`" if args.config else "default config"
+    write_report(args.out, header(figures, model, args.calls, settings), table, key=args.key,
                  title="Real calls: HarperValleyBank, stereo / mono / mu-law (`scripts/eval_calls.py`)")
     print(summary_table(figures), *acceptance(figures), sep="\n")
 

@@ -88,6 +88,19 @@ def test_components_sum_and_missing_evidence_is_dropped():
     assert scoring.combine({"a": None, "b": None, "c": None}, parts).value is None
 
 
+def test_a_caller_who_gives_their_name_is_not_taken_for_the_agent():
+    """HarperValley a7ccc3379af44b9f as tiny.en heard it with the bank's name as hotwords: the agent never says
+    "my name is", the caller does, and a breath on the caller's channel comes before the agent's greeting."""
+    said = [("S2", 0.9, "hm"), ("S1", 1.6, "hello this is harper valley national bank I'm going to help you guys"),
+            ("S2", 9.2, "hi my name is elizabeth rodriguez I would like to schedule an appointment"),
+            ("S1", 15.7, "okay I can do that for you and what time would you like to come in")]
+    words = tuple(AttributedWord(s, t + i * 0.3, t + i * 0.3 + 0.2, w, 1.0)
+                  for s, t, text in said[1:] for i, w in enumerate(text.split()))
+    al = Alignment(tuple(SpeakerSegment(s, t, t + 0.5 + 0.3 * len(text.split())) for s, t, text in said), words, ())
+    found = roles.assign(al, cues.analyze(al, 20.0, CuesConfig(), Config().dynamics.question_words), Config().roles)
+    assert (found["S1"].role, found["S2"].role) == ("agent", "customer") and found["S1"].confidence >= 0.95
+
+
 def test_roles_from_words_and_channel_maps():
     said = [("S1", 0.0, "thank you for calling northwind how can I help you"),
             ("S2", 3.0, "I was charged twice on my bill"), ("S1", 6.0, "let me check your account")]

@@ -3,7 +3,7 @@
 Evidence (docs/metrics.md, *Roles*): each speaker earns agent-likeness points,
 
     phrase_weight x (agent phrases - customer phrases, each capped at max_phrases)
-    + opens_call_weight if they speak first + question_share_weight x their share of the questions,
+    + opens_call_weight if they say the call's first words + question_share_weight x their share of the questions,
 
 and the two most agent-like speakers are compared: ``confidence = 1 / (1 + exp(-(a1 - a2)))``. At
 ``min_confidence`` or above the first is the agent and everybody else a customer; below, all are
@@ -31,7 +31,7 @@ def from_channels(channel_of: Mapping[str, int], channel_roles: Mapping[int, Rol
 def agent_evidence(alignment: Alignment, cues: CallCues, config: RolesConfig) -> dict[str, float]:
     """Agent-likeness points per speaker (see the module docstring)."""
     asked = sum(c.questions for c in cues.speakers.values())
-    first = min(alignment.segments, key=lambda s: s.start).speaker if alignment.segments else None
+    first = alignment.words[0].speaker if alignment.words else None  # who says the first words of the call
     out = {}
     for spk, c in cues.speakers.items():
         said = tokens(" ".join(w.text for w in alignment.words if w.speaker == spk))
