@@ -49,10 +49,10 @@ def test_every_program_the_code_runs_is_listed():
 
 
 def test_the_scan_finds_argv_and_which():
-    source = ("import shutil, subprocess, sys\nsubprocess.run(['sox', 'a.wav'])\nsubprocess.Popen(('lame', '-h'))\n"
-              "shutil.which('ffmpeg')\nsubprocess.run([sys.executable, '-m', 'x'])\nprint(['not', 'run'])\n"
+    source = ("import shutil, subprocess, sys\nsubprocess.run(['flac', 'a.wav'])\nsubprocess.Popen(('lame', '-h'))\n"
+              "shutil.which('opusenc')\nsubprocess.run([sys.executable, '-m', 'x'])\nprint(['not', 'run'])\n"
               "run(('A', 0, 2, 'a helper named run'))\n")
-    assert called_programs(source) == {"sox", "lame", "ffmpeg"}
+    assert called_programs(source) == {"flac", "lame", "opusenc"}
 
 
 def test_a_missing_program_is_named_in_one_line(monkeypatch, tmp_path):
