@@ -23,6 +23,18 @@ def test_viterbi_prefers_staying_unless_evidence_is_strong():
     assert list(path) == [0] * 12 + [1] * 20
 
 
+def test_a_window_across_a_pause_counts_for_its_share_on_each_side():
+    """Speech frames 0-199 are one stretch, 200-299 the next; the window at 150 spans the pause and
+    sounds like the second stretch's voice."""
+    embeddings = np.array([[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 2)
+    labels, starts = np.array([0, 0, 0, 1, 1]), np.array([0, 50, 100, 150, 200])
+    merged = embedding.frame_scores(embeddings, labels, starts, 100, 300)
+    assert merged[180, 0] == pytest.approx(merged[180, 1])  # one window of each: a tie
+    split = embedding.frame_scores(embeddings, labels, starts, 100, 300, breaks=np.array([200]))
+    assert split[180].tolist() == pytest.approx([2 / 3, 1 / 3])  # the spanning window counts half
+    assert split[220].tolist() == pytest.approx([0.0, 1.0])
+
+
 def _blobs(rng, centres, per, spread):
     emb = np.concatenate([c + rng.normal(scale=spread, size=(per, c.size)) for c in centres])
     return emb / np.linalg.norm(emb, axis=1, keepdims=True)
@@ -211,7 +223,9 @@ def test_far_field_meeting_clips(ami_der):
 
 @pytest.mark.parametrize("codec", ["mulaw", "alaw", "gsm"])
 def test_telephone_codecs_diarize_like_the_wav(ami_der, codec):
-    assert abs(ami_der[codec] - ami_der["dev00"]) <= 0.05
+    """The 8 kHz copies lose the band above 4 kHz: 0.31-0.32 against the wav's 0.25 (0.29 before the
+    windows across pauses were weighted by their share, which the copies did not gain from)."""
+    assert ami_der[codec] <= 0.33 and ami_der[codec] - ami_der["dev00"] <= 0.08
 
 
 def test_three_speakers_found_without_the_count(config):
@@ -373,3 +387,73 @@ def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatc
     monkeypatch.setattr(speaker_encoder, "TRUNK_GROUP", 1)  # every window's end runs into the next piece
     assert np.array_equal(encoder.features(wav), feats)
     assert np.abs(encoder.embed(feats, starts, 100) - grouped).max() < 1e-5 * np.abs(grouped).max()
+
+
+def _chunks(*solo_seconds, step_s=0.017):
+    """A LocalActivity of 10 s chunks in which local speaker j talks alone for ``solo_seconds[c][j]``,
+    one after the other."""
+    from pipeline.models.segmentation import LocalActivity
+
+    frames = round(10 / step_s)
+    probs = np.zeros((len(solo_seconds), frames, 3))
+    for chunk, seconds in zip(probs, solo_seconds, strict=True):
+        at = 0
+        for j, s in enumerate(seconds):
+            chunk[at : at + round(s / step_s), j] = 0.9
+            at += round(s / step_s)
+    return LocalActivity(probs, np.arange(len(solo_seconds)) * 10.0, step_s, step_s / 2)
+
+
+def test_local_speaker_count_needs_two_chunks_with_two_voices_alone():
+    speech = np.ones(len(range(5000)), bool)  # 50 s of speech
+    assert overlaps.local_speaker_count(_chunks((8,), (3, 4), (5, 1.5), (9,)), speech) == 2
+    assert overlaps.local_speaker_count(_chunks((8,), (3, 4), (9,), (5, 0.5)), speech) == 1  # one chunk: no
+    assert overlaps.local_speaker_count(_chunks((2, 2, 2), (2, 2, 2), (3, 4)), speech) == 3
+    assert overlaps.local_speaker_count(_chunks((3, 4), (3, 4)), np.zeros(5000, bool)) == 0  # not speech
+    assert overlaps.local_speaker_count(_chunks((3, 4)), speech) == 0  # a single chunk proves nothing
+
+
+def test_turn_reassignment_gives_a_misattributed_turn_back():
+    from pipeline.models.speaker_encoder import load_encoder
+
+    encoder = load_encoder(Config().diarization.encoder)
+    samples = load_audio(SAMPLES / "delivery_mono.wav").mono()
+    feats = encoder.features(samples)
+    active = np.zeros((2, feats.shape[0]), bool)
+    for u in truth("delivery_mono")["utterances"]:
+        for a, b in u["speech"]:
+            active[u["speaker"] == "customer", round(a * 100) : round(b * 100)] = True
+    assert np.array_equal(embedding.reassign_turns(encoder, feats, active, 100), active)  # right: unchanged
+    wrong = active.copy()
+    first = truth("delivery_mono")["utterances"][0]["speech"][0]  # the agent's 2.8 s greeting, given to the customer
+    wrong[:, round(first[0] * 100) : round(first[1] * 100)] = wrong[::-1, round(first[0] * 100) : round(first[1] * 100)]
+    assert np.array_equal(embedding.reassign_turns(encoder, feats, wrong, 100), active)
+
+
+@pytest.fixture(scope="module")
+def harper_valley_mono(tmp_path_factory):
+    """The real calls' mono and mono mu-law versions diarized: {(call, version): (DER collar 0.25, speakers)}."""
+    from scripts.eval_calls import CALLS, build_versions, load_reference
+
+    config = Config()
+    tmp = tmp_path_factory.mktemp("harper-valley")
+    out = {}
+    for path in sorted((CALLS / "transcript").glob("*.json")):
+        reference = load_reference(path)
+        for version, audio in build_versions(CALLS, path.stem, tmp).items():
+            if version == "stereo" or (version == "mulaw" and path.stem != "a7ccc3379af44b9f"):
+                continue
+            result = _diarize_file(audio, config)
+            out[path.stem, version] = (evaluate.der(reference.turns, result.segments, collar=0.25),
+                                       len(result.speakers))
+    return out
+
+
+def test_real_mono_calls_have_two_speakers_even_when_one_speaks_little(harper_valley_mono):
+    """a7ccc3379af44b9f: the caller speaks 11 s of 92 s."""
+    assert {key: n for key, (_, n) in harper_valley_mono.items()} == dict.fromkeys(harper_valley_mono, 2)
+
+
+def test_real_mono_calls_diarize_within_bounds(harper_valley_mono):
+    ders = [der for der, _ in harper_valley_mono.values()]
+    assert max(ders) <= 0.22 and float(np.median(ders)) <= 0.17, ders

@@ -1,16 +1,19 @@
-"""Mono calls: speaker embeddings of the speech clustered, the speaker count estimated, and the call
-re-segmented frame by frame, with overlapped speech from the segmentation model (``overlaps``)."""
+"""Mono calls: speaker embeddings of the speech clustered, the speaker count estimated, the call
+re-segmented frame by frame, with overlapped speech from the segmentation model (``overlaps``), and each
+stretch of one voice checked whole against the speakers."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from pipeline.audio.signal import FRAME_S, mask_to_spans, spans_to_mask
 from pipeline.config import DiarizationConfig
-from pipeline.diarization.overlaps import local_speakers, overlap_aware
+from pipeline.diarization.overlaps import coarse_chunks, local_speaker_count, local_speakers, overlap_aware
 from pipeline.models.speaker_encoder import SpeakerEncoder, load_encoder
 from pipeline.types import Diarization, Span, SpeakerSegment
 
@@ -20,6 +23,7 @@ GAP_SWITCH_DISCOUNT = 0.25  # a speaker change across a pause costs this share o
 MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a subsample
 BLOCK_FRAMES = 500  # merge check: a cluster's speech embedded in stretches of up to 5 s...
 MERGE_BLOCKS = 3  # ...at most this many, spread over the call
+MIN_TURN_S = 1.0  # turn reassignment: a stretch of one speaker alone this long is embedded whole
 
 
 def embed_windows(
@@ -204,19 +208,88 @@ def viterbi(scores: np.ndarray, penalty: np.ndarray) -> np.ndarray:
 
 
 def frame_scores(
-    embeddings: np.ndarray, labels: np.ndarray, starts: np.ndarray, window: int, n_frames: int
+    embeddings: np.ndarray, labels: np.ndarray, starts: np.ndarray, window: int, n_frames: int,
+    breaks: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Mean cosine similarity to each cluster centroid over the windows covering each frame."""
+    """Similarity to each cluster centroid per frame: the mean cosine similarity of the windows covering
+    the frame, each weighted by the share of it that lies in the frame's own stretch of speech.
+
+    Windows run over speech frames only, so one can span a pause and hold the next speaker's first
+    words; weighted this way, a frame just before a pause is judged by the speech it belongs to.
+
+    Parameters
+    ----------
+    breaks : sorted frame indices where a new stretch of speech begins (after a pause); none: one stretch
+    """
     k = int(labels.max()) + 1
     sims = embeddings @ centroids_of(embeddings, labels).T  # (windows, k)
-    acc = np.zeros((n_frames + 1, k))
-    for s, sim in zip(starts, sims, strict=True):
-        acc[s] += sim
-        acc[min(s + window, n_frames)] -= sim
-    count = np.zeros(n_frames + 1)
-    np.add.at(count, starts, 1)
-    np.add.at(count, np.minimum(starts + window, n_frames), -1)
-    return np.cumsum(acc, 0)[:n_frames] / np.maximum(np.cumsum(count)[:n_frames, None], 1)
+    edges = np.unique(np.concatenate([[0, n_frames], breaks if breaks is not None else []]).astype(int))
+    acc, count = np.zeros((n_frames + 1, k)), np.zeros(n_frames + 1)
+    for s, sim in zip(starts.tolist(), sims, strict=True):
+        e = min(s + window, n_frames)
+        cuts = np.concatenate([[s], edges[(edges > s) & (edges < e)], [e]])
+        for lo, hi in pairwise(cuts.tolist()):
+            share = (hi - lo) / (e - s)
+            acc[lo] += share * sim
+            acc[hi] -= share * sim
+            count[lo] += share
+            count[hi] -= share
+    return np.cumsum(acc, 0)[:n_frames] / np.maximum(np.cumsum(count)[:n_frames, None], 1e-9)
+
+
+def solo_runs(active: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(speaker, first frame, end frame)`` of every run of frames where one speaker alone talks.
+
+    Parameters
+    ----------
+    active : shape (speakers, frames), bool
+    """
+    solo = np.where(active.sum(0) == 1, np.argmax(active, axis=0), -1)
+    edges = np.flatnonzero(np.diff(solo, prepend=-2, append=-2))
+    return [(int(solo[a]), int(a), int(b)) for a, b in pairwise(edges) if solo[a] >= 0]
+
+
+def reassign_turns(encoder: SpeakerEncoder, feats: np.ndarray, active: np.ndarray,
+                   min_frames: int) -> np.ndarray:
+    """Give each stretch of one speaker alone to the speaker its whole-stretch embedding is closest to.
+
+    A 1 s window says little about a voice on a narrowband line: whole stretches of speech do, and
+    the stretches of one party resemble each other far more than any window does. Every stretch of
+    at least ``min_frames`` is embedded at once; the stretches, call-centred and weighted by their
+    length, then go through spherical k-means from the current speakers until none moves. A
+    speaker with no such stretch keeps what it has, and none is emptied.
+
+    Parameters
+    ----------
+    feats : shape (frames, dim), the encoder features of the whole call
+    active : shape (speakers, frames), bool; a corrected copy is returned
+    """
+    runs = [r for r in solo_runs(active) if r[2] - r[1] >= min_frames]
+    if len(runs) < 2:
+        return active
+    raw = np.stack([encoder.embed(feats[a:b], np.array([0]), b - a)[0] for _, a, b in runs])
+    raw /= np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
+    weight = np.array([b - a for _, a, b in runs], float)[:, None]
+    unit = raw - (weight * raw).sum(0) / weight.sum()
+    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-9)
+    labels = np.array([g for g, _, _ in runs])
+    speakers = np.unique(labels)
+    for _ in range(10):
+        sums = np.stack([(weight * unit)[labels == g].sum(0) for g in speakers])  # (speakers, dim)
+        own = labels[:, None] == speakers[None]  # (stretches, speakers)
+        # leave-one-out: a stretch is compared with its speaker's other stretches, not with itself
+        similarity = np.einsum("ud,usd->us", unit, sums[None] - own[:, :, None] * (weight * unit)[:, None])
+        norms = np.linalg.norm(sums[None] - own[:, :, None] * (weight * unit)[:, None], axis=2)
+        new = speakers[np.argmax(similarity / np.maximum(norms, 1e-9), axis=1)]
+        if np.array_equal(new, labels) or len(np.unique(new)) < len(speakers):
+            break
+        labels = new
+    out = active.copy()
+    for (old, a, b), g in zip(runs, labels, strict=True):
+        out[old, a:b], out[g, a:b] = False, True
+    log.debug("turn reassignment moved %d of %d stretches", sum(g != r[0] for r, g in zip(runs, labels, strict=True)),
+              len(runs))
+    return out
 
 
 def diarize_embedding(
@@ -227,20 +300,24 @@ def diarize_embedding(
     1. encoder features of the whole call once, speech frames kept (from ``spans``);
     2. speaker embeddings of sliding windows over the speech;
     3. agglomerative clustering and k-means of the call-centred embeddings, speaker count from
-       the distance between cluster means;
-    4. clusters that are one voice in longer stretches merged;
+       the distance between cluster means, at least the segmentation model's local speaker count
+       (``local_speaker_count``);
+    4. clusters that are one voice in longer stretches merged, never below that count;
     5. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses;
-    6. overlapped speech from the local speakers of pyannote's segmentation model (``overlap_aware``).
+    6. overlapped speech from the local speakers of pyannote's segmentation model (``overlap_aware``);
+    7. every stretch of one speaker alone of ``MIN_TURN_S`` or more given to the speaker its whole
+       embedding is closest to (``reassign_turns``).
     """
     if not spans:
         return Diarization("embedding", ())
     encoder = load_encoder(config.encoder)
-    feats = encoder.features(samples)  # (frames, dim) at 100 frames/s
-    n_total = feats.shape[0]
+    all_feats = encoder.features(samples)  # (frames, dim) at 100 frames/s
+    n_total = all_feats.shape[0]
     speech = np.flatnonzero(spans_to_mask(spans, n_total, FRAME_S))
     if speech.size < config.min_segment_s / FRAME_S:
         return Diarization("embedding", ())
-    feats = feats[speech]  # speech frames only from here on
+    feats = all_feats[speech]  # speech frames only from here on
+    breaks = np.flatnonzero(np.diff(speech) > 1) + 1  # where a stretch of speech starts after a pause
 
     # windows over speech-only frames: (windows, embedding size)
     window = max(1, round(config.window_s / FRAME_S))
@@ -248,30 +325,37 @@ def diarize_embedding(
     raw, starts = embed_windows(encoder, feats, window, hop)
     window = min(window, speech.size)
 
-    labels = cluster(raw, config)
+    coarse, keep = None, config.num_speakers or config.min_speakers
+    if config.overlap_detection:
+        coarse = coarse_chunks(samples, config.segmentation_step_s)
+        if not config.num_speakers:
+            keep = min(max(keep, local_speaker_count(coarse, spans_to_mask(spans, n_total, FRAME_S))),
+                       config.max_speakers)
+    labels = cluster(raw, replace(config, min_speakers=keep))
     embeddings = center(raw) if len(raw) > 1 else raw
     min_windows = max(1, int(config.min_speaker_s / config.hop_s))
-    keep = config.num_speakers or config.min_speakers
     labels = merge_small_clusters(embeddings, labels, min_windows, keep)
     if not config.num_speakers and labels.max() > 0:
-        frame_labels = np.argmax(frame_scores(embeddings, labels, starts, window, speech.size), axis=1)
+        frame_labels = np.argmax(frame_scores(embeddings, labels, starts, window, speech.size, breaks), axis=1)
         labels = merge_same_speaker(encoder, feats, frame_labels, labels,
                                     config.merge_threshold, keep)
 
     # frame-level re-segmentation: (speech_frames, k)
-    scores = frame_scores(embeddings, labels, starts, window, speech.size)
+    scores = frame_scores(embeddings, labels, starts, window, speech.size, breaks)
     penalty = np.full(speech.size, config.switch_penalty)
-    penalty[1:][np.diff(speech) > 1] *= GAP_SWITCH_DISCOUNT
+    penalty[breaks] *= GAP_SWITCH_DISCOUNT
     path = viterbi(scores, penalty)
 
     labels_full = np.full(n_total, -1)
     labels_full[speech] = path
     k = int(labels.max()) + 1
     if config.overlap_detection:
-        local = local_speakers(samples, labels_full, k, config.segmentation_step_s)
+        local = local_speakers(samples, coarse, labels_full, k, config.segmentation_step_s)
         active = overlap_aware(labels_full, local, k, config.overlap_context_s)
     else:
         active = labels_full[None] == np.arange(k)[:, None]
+    if k > 1:
+        active = reassign_turns(encoder, all_feats, active, round(MIN_TURN_S / FRAME_S))
     segments = [SpeakerSegment(f"spk{g}", s.start, s.end)
                 for g in range(k) for s in mask_to_spans(active[g], FRAME_S, config.min_segment_s)]
     segments.sort(key=lambda s: (s.start, s.end))

@@ -12,11 +12,43 @@ from pipeline.models import segmentation
 
 MIN_VOTE_FRAMES = 10  # a local speaker is mapped to a call speaker on at least this many solo frames
 MAYBE_OVERLAP = 0.25  # coarse pass: two speakers this likely at once call for the chunks between
+MIN_LOCAL_SOLO_S = 1.0  # speaker count: a local speaker counts with this much speech alone in its chunk...
+MIN_LOCAL_CHUNKS = 2  # ...in at least this many chunks
 
 
-def local_speakers(samples: np.ndarray, labels: np.ndarray, k: int, step_s: float) -> segmentation.LocalActivity:
-    """The segmentation model's chunks: every ``2 * step_s`` over the call, then the chunks between
-    (every ``step_s``) only where that coarse pass sees a possible overlap.
+def coarse_chunks(samples: np.ndarray, step_s: float) -> segmentation.LocalActivity:
+    """The segmentation model's chunks every ``2 * step_s`` over the call."""
+    return segmentation.local_activity(samples, segmentation.chunk_starts(samples.shape[0], 2 * step_s))
+
+
+def local_speaker_count(local: segmentation.LocalActivity, speech: np.ndarray) -> int:
+    """The most speakers the segmentation model hears talking alone, each for ``MIN_LOCAL_SOLO_S`` or
+    more, within one 10 s chunk, in at least ``MIN_LOCAL_CHUNKS`` chunks: a lower bound of the
+    call's speaker count.
+
+    The model separates voices inside a chunk far better than call-level clustering of 1 s
+    windows tells a short-spoken party from a long-spoken one on a narrowband line; two chunks,
+    not one, so that a single confused chunk does not add a speaker.
+
+    Parameters
+    ----------
+    speech : shape (frames,), bool, speech per 10 ms frame: solo activity outside it does not count
+    """
+    counts = []
+    for start, probs in zip(local.starts_s.tolist(), local.probs, strict=True):
+        times = start + local.offset_s + np.arange(probs.shape[0]) * local.step_s
+        inside = speech[np.clip(np.round(times / FRAME_S).astype(int), 0, speech.size - 1)]
+        on = probs > 0.5
+        solo = on & (on.sum(1, keepdims=True) == 1) & inside[:, None]
+        counts.append(int((solo.sum(0) * local.step_s >= MIN_LOCAL_SOLO_S).sum()))
+    counts.sort(reverse=True)
+    return counts[MIN_LOCAL_CHUNKS - 1] if len(counts) >= MIN_LOCAL_CHUNKS else 0
+
+
+def local_speakers(samples: np.ndarray, coarse: segmentation.LocalActivity, labels: np.ndarray, k: int,
+                   step_s: float) -> segmentation.LocalActivity:
+    """The segmentation model's chunks: the ``coarse`` ones every ``2 * step_s`` over the call, then the
+    chunks between (every ``step_s``) only where that coarse pass sees a possible overlap.
 
     An overlap can sit where one chunk is unsure of it (near its edge, say) and the next one is
     sure, so overlaps need the fine hop; most of a call is one voice at a time, and there the
@@ -27,7 +59,6 @@ def local_speakers(samples: np.ndarray, labels: np.ndarray, k: int, step_s: floa
     ----------
     labels : shape (frames,), call speaker of each 10 ms frame, -1 outside speech
     """
-    coarse = segmentation.local_activity(samples, segmentation.chunk_starts(samples.shape[0], 2 * step_s))
     maybe = np.flatnonzero((mapped_activity(labels, coarse, k) > MAYBE_OVERLAP).sum(0) >= 2) * FRAME_S
     between = segmentation.chunk_starts(samples.shape[0], 2 * step_s, offset_s=step_s)
     near = [s for s in between if np.any((maybe >= s) & (maybe < s + segmentation.CHUNK_S))]
