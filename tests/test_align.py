@@ -82,3 +82,40 @@ def test_speakers_renamed_by_first_speech_and_turns_snap_to_segments():
     assert [s.speaker for s in result.segments] == ["S1", "S2"]
     assert [(t.speaker, t.start, t.end) for t in result.turns] == [
         ("S1", 0.5, 3.0), ("S2", 3.5, 6.0)]
+
+
+def _said(text, start, step=0.3):
+    """Words of ``text`` one after another, ``step`` apart, no pause between them."""
+    return [Word(round(start + i * step, 2), round(start + (i + 1) * step, 2), w, 0.9)
+            for i, w in enumerate(text.split())]
+
+
+def test_a_sentence_cut_by_a_speaker_change_goes_back_whole():
+    """The agent's question is split 'Is there anything else I can | help you with today?'; the
+    caller's reply after a pause stays the caller's."""
+    words = _said("Is there anything else I can help you with today?", 10.0) + _said("No, thanks.", 14.0)
+    segments = (SpeakerSegment("A", 10.0, 11.8), SpeakerSegment("B", 11.8, 13.0), SpeakerSegment("B", 14.0, 14.6))
+    result = align(Transcript(tuple(words), "tiny.en", "int8", "en"), Diarization("embedding", segments), AlignConfig())
+    assert [t.text for t in result.turns] == ["Is there anything else I can help you with today?", "No, thanks."]
+    assert [(s.speaker, s.start, s.end) for s in result.segments] == [("S1", 10.0, 13.0), ("S2", 14.0, 14.6)]
+
+
+def test_a_handover_at_a_sentence_end_or_an_interjection_is_kept():
+    """A new sentence may start on the other side without a pause; a backchannel in the middle of the
+    talker's sentence stays the listener's."""
+    words = _said("Can I have your account number? It is four two.", 0.0)
+    segments = (SpeakerSegment("A", 0.0, 1.8), SpeakerSegment("B", 1.8, 3.0))
+    result = align(Transcript(tuple(words), "tiny.en", "int8", "en"), Diarization("embedding", segments), AlignConfig())
+    assert [t.text for t in result.turns] == ["Can I have your account number?", "It is four two."]
+    words = _said("so I went to the bank mhm and then they said no", 0.0)
+    segments = (SpeakerSegment("A", 0.0, 1.9), SpeakerSegment("B", 1.75, 2.35), SpeakerSegment("A", 2.3, 3.6))
+    result = align(Transcript(tuple(words), "tiny.en", "int8", "en"), Diarization("embedding", segments), AlignConfig())
+    assert [w.speaker for w in result.words if w.text == "mhm"] == ["S2"]
+
+
+def test_stereo_words_are_never_mended():
+    words = [Word(0.0, 0.3, "Is", 0.9, 0), Word(0.3, 0.6, "there", 0.9, 0), Word(0.6, 0.9, "more?", 0.9, 1)]
+    segments = (SpeakerSegment("ch0", 0.0, 0.6), SpeakerSegment("ch1", 0.6, 0.9))
+    result = align(Transcript(tuple(words), "tiny.en", "int8", "en"),
+                   Diarization("channels", segments, channel_of={"ch0": 0, "ch1": 1}), AlignConfig())
+    assert [w.speaker for w in result.words] == ["S1", "S1", "S2"]

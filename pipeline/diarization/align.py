@@ -19,6 +19,9 @@ from pipeline.types import (
 )
 
 TURN_SNAP_S = 1.0  # a turn edge moves to its speaker's acoustic edge within this distance
+SENTENCE_END = (".", "?", "!")
+HANDOVER_PAUSE_S = 0.3  # mending: words closer than this are spoken in one breath
+WORD_TIME_SLACK_S = 0.5  # mending: ASR word times are this far off the speech at most
 
 
 def assign_speakers(
@@ -71,6 +74,86 @@ def assign_speakers(
             speaker = last_ended.speaker if before <= after else segs[j].speaker
         result[i] = previous = speaker
     return result
+
+
+def sentences(words: tuple[Word, ...]) -> list[list[int]]:
+    """Indices of the words, in time order, cut after a word that ends a sentence (. ? !) or at a pause
+    longer than ``HANDOVER_PAUSE_S``."""
+    order = sorted(range(len(words)), key=lambda i: (words[i].start, words[i].end))
+    out: list[list[int]] = []
+    for i in order:
+        if out and not words[out[-1][-1]].text.rstrip().endswith(SENTENCE_END) \
+                and words[i].start - words[out[-1][-1]].end <= HANDOVER_PAUSE_S:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def mend_sentence_splits(
+    words: tuple[Word, ...], speakers: list[str], segments: tuple[SpeakerSegment, ...],
+) -> tuple[list[str], tuple[SpeakerSegment, ...]]:
+    """Give back the words, and the speech under them, that a speaker change cut off a sentence.
+
+    People hand the floor over at the end of a sentence or after a pause, not in the middle of a
+    breath. On a mono call the embedding diarizer sometimes switches speakers within one stretch of
+    speech ("Is there anything else I can | help you with today?"): short pieces are hard to tell
+    apart by voice. The first or last words of a sentence (no pause inside it) said by one speaker go
+    to the speaker who says most of the sentence, unless that speaker is talking during most of
+    them. Words in the middle of the sentence are left alone: there another speaker is interjecting
+    (a backchannel), not taking over. The other speaker's segments lying wholly under the words that
+    move (with ``WORD_TIME_SLACK_S``) go with them.
+
+    Returns
+    -------
+    the words' speakers and the segments, mended
+    """
+    speakers = list(speakers)
+    moved: list[tuple[str, str, float, float]] = []  # (from, to, start, end)
+    for sentence in sentences(words):
+        said = [speakers[i] for i in sentence]
+        counts = {s: said.count(s) for s in set(said)}
+        if len(counts) < 2:
+            continue
+        majority = max(counts, key=counts.get)
+        if sorted(counts.values())[-2] == counts[majority]:
+            continue
+        k = 0
+        while k < len(sentence):
+            end = k
+            while end + 1 < len(sentence) and said[end + 1] == said[k]:
+                end += 1
+            if said[k] != majority and (k == 0 or end == len(sentence) - 1):
+                first, last = words[sentence[k]], words[sentence[end]]
+                start, stop = first.start, last.end
+                talking = sum(max(0.0, min(s.end, stop) - max(s.start, start)) for s in segments
+                              if s.speaker == majority)
+                if talking <= 0.5 * (stop - start):
+                    for i in sentence[k : end + 1]:
+                        speakers[i] = majority
+                    moved.append((said[k], majority, start - WORD_TIME_SLACK_S, stop + WORD_TIME_SLACK_S))
+            k = end + 1
+    if not moved:
+        return speakers, segments
+    mended = []
+    for seg in segments:
+        to = next((t for f, t, a, b in moved if seg.speaker == f and seg.start >= a and seg.end <= b), None)
+        mended.append(SpeakerSegment(to, seg.start, seg.end) if to else seg)
+    return speakers, merge_touching(mended)
+
+
+def merge_touching(segments: list[SpeakerSegment]) -> tuple[SpeakerSegment, ...]:
+    """One speaker's overlapping or touching segments joined, sorted by start."""
+    out: list[SpeakerSegment] = []
+    last: dict[str, int] = {}
+    for seg in sorted(segments, key=lambda s: (s.start, s.end)):
+        j = last.get(seg.speaker)
+        if j is not None and seg.start <= out[j].end + 1e-6:
+            out[j] = SpeakerSegment(seg.speaker, out[j].start, max(out[j].end, seg.end))
+        else:
+            last[seg.speaker] = len(out)
+            out.append(seg)
+    return tuple(out)
 
 
 def build_turns(words: tuple[AttributedWord, ...], segments: tuple[SpeakerSegment, ...],
@@ -136,14 +219,17 @@ def align(transcript: Transcript, diarization: Diarization, config: AlignConfig)
     """Attribute words, build turns and rename speakers S1..Sn in order of first speech."""
     channel_speaker = {ch: spk for spk, ch in diarization.channel_of.items()}
     speakers = assign_speakers(transcript.words, diarization.segments, channel_speaker)
+    found = diarization.segments
+    if not channel_speaker:
+        speakers, found = mend_sentence_splits(transcript.words, speakers, found)
     first: dict[str, float] = {}
-    for seg in diarization.segments:
+    for seg in found:
         first[seg.speaker] = min(first.get(seg.speaker, seg.start), seg.start)
     for spk, word in zip(speakers, transcript.words, strict=True):
         if spk and spk not in first:
             first[spk] = word.start
     names = {old: f"S{i + 1}" for i, old in enumerate(sorted(first, key=first.__getitem__))}
-    segments = tuple(SpeakerSegment(names[s.speaker], s.start, s.end) for s in diarization.segments)
+    segments = tuple(SpeakerSegment(names[s.speaker], s.start, s.end) for s in found)
     words = tuple(
         AttributedWord(names.get(spk, "S1"), w.start, w.end, w.text, w.probability)
         for spk, w in zip(speakers, transcript.words, strict=True)
