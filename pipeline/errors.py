@@ -18,6 +18,9 @@ class AudioError(CallscopeError):
         self.cause = cause
         super().__init__(f"{self.path}: {cause}")
 
+    def __reduce__(self):  # pickled by its arguments, so that it crosses process boundaries whole
+        return type(self), (self.path, self.cause)
+
 
 class ConfigError(CallscopeError):
     """A configuration file or option is invalid."""
@@ -35,6 +38,9 @@ class StageError(CallscopeError):
         self.stage = stage
         self.cause = cause
         super().__init__(f"{call_id}: stage {stage} failed: {cause}")
+
+    def __reduce__(self):
+        return type(self), (self.call_id, self.stage, self.cause)
 
 
 class MetadataError(CallscopeError):
@@ -59,3 +65,6 @@ class Interrupted(BaseException):
     def __init__(self, signum: int):
         self.signum = signum
         super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+    def __reduce__(self):
+        return type(self), (self.signum,)

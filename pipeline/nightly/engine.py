@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -116,38 +117,70 @@ def init_worker(config: Config, threads: int, parent_pid: int) -> None:
         model_for(config.asr)
 
 
+WORKER_DIED = "the worker process died (out of memory, or a crash in native code)"
+CRASHES_ALLOWED = 1  # a call whose worker died is retried alone; a second death fails it
+
+
 class LocalEngine:
     """``workers`` processes spawned on this machine, each given cores / ``workers`` threads (so that they do
-    not oversubscribe the cores), loading the ASR once, and killed with the run."""
+    not oversubscribe the cores), loading the ASR once, and killed with the run.
 
-    def __init__(self, workers: int = 1) -> None:
+    At most ``workers`` calls are handed out at a time, so a run over any number of calls holds only those.
+    When a worker dies, every call it may have been running is retried in a new pool, alone; a call whose
+    worker dies while it runs alone for the second time fails at stage ``worker``, and only it.
+    ``task`` is what runs each call (``analyze_one``; tests put in one that crashes its worker).
+    """
+
+    def __init__(self, workers: int = 1, task: Callable[..., CallOutcome] = analyze_one) -> None:
         self.workers = workers
         self.threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        self.task = task
 
     def outcomes(self, calls: Sequence[CallFile], config: Config, out_dir: Path, fingerprint: str,
                  ) -> Generator[CallOutcome, None, None]:
         """See ``Engine.outcomes``; ``asr.cpu_threads: 0`` becomes the threads of a worker."""
-        import multiprocessing
-
-        if not calls:
-            return
         if config.asr.cpu_threads == 0:
             config = with_overrides(config, "asr", cpu_threads=self.threads)
+        queue, suspects, crashes = deque(calls), deque(), Counter()
+        while queue or suspects:
+            died = yield from self._pool_run(queue, suspects, config, out_dir, fingerprint)
+            alone = len(died) == 1
+            for call in died:
+                crashes[call.call_id] += alone
+                if crashes[call.call_id] > CRASHES_ALLOWED:
+                    yield CallOutcome(call.call_id, str(call.path), "failed", stage="worker", cause=WORKER_DIED)
+                else:
+                    suspects.append(call)
+
+    def _pool_run(self, queue: deque[CallFile], suspects: deque[CallFile], config: Config, out_dir: Path,
+                  fingerprint: str) -> Generator[CallOutcome, None, list[CallFile]]:
+        """Run calls from ``queue`` in one pool, ``workers`` at a time, or else the ``suspects`` one at a
+        time with nothing beside them, until both are empty or a worker dies; return the calls then in
+        flight (empty when none died)."""
+        import multiprocessing
+
         with ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"), initializer=init_worker,
                                  initargs=(config, self.threads, os.getpid())) as pool:
-            with _thread_caps(self.threads):  # the workers start as the calls are submitted
-                futures = {pool.submit(analyze_one, call, config, out_dir, fingerprint): call for call in calls}
+            running: dict[Future[CallOutcome], CallFile] = {}
             try:
-                for future in as_completed(futures):
-                    call = futures[future]
-                    try:
-                        yield future.result()
-                    except (OutputError, ModelError):
-                        raise
-                    except Exception as exc:  # a crashed worker or a bug: this call fails, the run goes on
-                        cause = ("the worker process died (out of memory?)" if isinstance(exc, BrokenProcessPool)
-                                 else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                        yield CallOutcome(call.call_id, str(call.path), "failed", stage="worker", cause=cause)
+                while queue or suspects or running:
+                    with _thread_caps(self.threads):  # the workers start as the calls are submitted
+                        while (suspects and not running) or (not suspects and queue and len(running) < self.workers):
+                            call = suspects.popleft() if suspects else queue.popleft()
+                            running[pool.submit(self.task, call, config, out_dir, fingerprint)] = call
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                        return list(running.values())
+                    for future in done:
+                        call = running.pop(future)
+                        try:
+                            yield future.result()
+                        except (OutputError, ModelError):
+                            raise
+                        except Exception as exc:  # a bug: this call fails, the run goes on
+                            cause = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                            yield CallOutcome(call.call_id, str(call.path), "failed", stage="worker", cause=cause)
             finally:
-                for future in futures:
+                for future in running:
                     future.cancel()
+        return []

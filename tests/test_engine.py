@@ -1,0 +1,61 @@
+"""The local engine's faults: a worker killed mid-call, a call that kills its worker every time, errors
+that cross the process boundary."""
+
+import os
+import pickle
+import signal
+from pathlib import Path
+
+import pytest
+
+from pipeline import errors
+from pipeline.config import Config
+from pipeline.nightly.archive import CallFile
+from pipeline.nightly.engine import WORKER_DIED, CallOutcome, LocalEngine
+
+
+def crashing_task(call: CallFile, config: Config, out_dir: Path, fingerprint: str) -> CallOutcome:
+    """Kills its worker for a call named ``crash*`` every time, for ``once*`` the first time (a marker in
+    ``out_dir`` remembers it); any other call is analyzed at once."""
+    marker = out_dir / f"{call.call_id}.started"
+    first = not marker.exists()
+    marker.write_text("")
+    if call.call_id.startswith("crash") or (call.call_id.startswith("once") and first):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return CallOutcome(call.call_id, str(call.path), "analyzed", 1.0, 0.0)
+
+
+def _calls(*names):
+    return [CallFile(Path(f"/archive/{n}.wav"), n, {}, "2026-11-29T00:00:00+00:00") for n in names]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_call_that_kills_its_worker_fails_alone(tmp_path, workers):
+    """It was: the pool broke, and every call not yet finished failed as 'the worker process died'."""
+    calls = _calls("a", "b", "crash", "c", "d", "e")
+    outcomes = list(LocalEngine(workers, crashing_task).outcomes(calls, Config(), tmp_path, "f" * 16))
+    assert sorted(o.call_id for o in outcomes) == sorted(c.call_id for c in calls)  # each exactly once
+    failed = [(o.call_id, o.stage, o.cause) for o in outcomes if o.status == "failed"]
+    assert failed == [("crash", "worker", WORKER_DIED)]
+
+
+def test_a_worker_killed_once_mid_call_is_retried_and_the_call_lands_once(tmp_path):
+    calls = _calls("a", "once", "b", "c")
+    outcomes = list(LocalEngine(2, crashing_task).outcomes(calls, Config(), tmp_path, "f" * 16))
+    assert sorted((o.call_id, o.status) for o in outcomes) == [(c.call_id, "analyzed") for c in sorted(
+        calls, key=lambda c: c.call_id)]
+
+
+ERRORS = [errors.AudioError("/a/call.wav", "not audio"), errors.StageError("c1", "asr", "boom"),
+          errors.ConfigError("bad"), errors.ModelError("missing"), errors.MetadataError("x: bad field"),
+          errors.BusyError("busy"), errors.OutputError("full"), errors.Interrupted(signal.SIGTERM)]
+
+
+def test_every_error_survives_a_pickle_round_trip():
+    """Workers send them to the run: StageError and AudioError could not be unpickled."""
+    leaves = {errors.CallscopeError, errors.Interrupted}
+    classes = {c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, BaseException)}
+    assert {type(e) for e in ERRORS} == classes - {errors.CallscopeError} | (leaves - {errors.CallscopeError})
+    for error in ERRORS:
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error) and str(back) == str(error) and vars(back) == vars(error)
