@@ -236,6 +236,13 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True)
+class RunConfig:
+    """How the nightly run executes its calls; nothing here changes a call's results."""
+
+    call_timeout_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Config:
     """Every tunable of one analysis."""
 
@@ -250,6 +257,7 @@ class Config:
     cues: CuesConfig = field(default_factory=CuesConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    run: RunConfig = field(default_factory=RunConfig)
 
 
 def _check_value(name: str, hint: Any, value: Any) -> Any:
@@ -423,4 +431,5 @@ def check(config: Config) -> None:
     _check_scoring(config.scoring)
     a = config.archive
     _not_negative(a, "archive", "settle_s", "excerpt_chars")
+    _not_negative(config.run, "run", "call_timeout_s")
     _positive(a, "archive", "redact_min_digits")

@@ -4,12 +4,14 @@ that cross the process boundary."""
 import os
 import pickle
 import signal
+import time
 from pathlib import Path
 
 import pytest
 
 from pipeline import errors
-from pipeline.config import Config
+from pipeline.config import Config, with_overrides
+from pipeline.nightly import engine
 from pipeline.nightly.archive import CallFile
 from pipeline.nightly.engine import WORKER_DIED, CallOutcome, LocalEngine
 
@@ -59,3 +61,32 @@ def test_every_error_survives_a_pickle_round_trip():
     for error in ERRORS:
         back = pickle.loads(pickle.dumps(error))
         assert type(back) is type(error) and str(back) == str(error) and vars(back) == vars(error)
+
+
+def sleeping_task(call: CallFile, config: Config, out_dir: Path, fingerprint: str) -> CallOutcome:
+    """``slow*`` sleeps 10 minutes; ``stuck*`` too, deaf to the timer (as native code is); others end at once."""
+    if call.call_id.startswith("stuck"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    if call.call_id.startswith(("slow", "stuck")):
+        time.sleep(600)
+    return CallOutcome(call.call_id, str(call.path), "analyzed", 1.0, 0.0)
+
+
+def test_a_call_past_its_time_limit_fails_and_the_run_goes_on(tmp_path):
+    config = with_overrides(Config(), "run", call_timeout_s=2.0)
+    t0 = time.monotonic()
+    outcomes = list(LocalEngine(2, sleeping_task).outcomes(_calls("a", "slow", "b", "c"), config, tmp_path, "f" * 16))
+    assert sorted((o.call_id, o.status, o.stage) for o in outcomes) == [
+        ("a", "analyzed", None), ("b", "analyzed", None), ("c", "analyzed", None), ("slow", "failed", "timeout")]
+    assert [o.cause for o in outcomes if o.stage] == ["still running after 2 s (run.call_timeout_s)"]
+    assert time.monotonic() - t0 < 120
+
+
+def test_a_call_stuck_in_native_code_has_its_worker_killed(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "KILL_GRACE_S", 20.0)  # covers a worker's start (spawn, torch, the ASR model)
+    config = with_overrides(Config(), "run", call_timeout_s=2.0)
+    outcomes = list(LocalEngine(2, sleeping_task).outcomes(_calls("a", "stuck", "b"), config, tmp_path, "f" * 16))
+    assert sorted((o.call_id, o.status, o.stage) for o in outcomes) == [
+        ("a", "analyzed", None), ("b", "analyzed", None), ("stuck", "failed", "timeout")]
+    assert [o.cause for o in outcomes if o.stage] == [
+        "still running after 2 s (run.call_timeout_s); its worker was killed"]

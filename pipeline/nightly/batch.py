@@ -40,10 +40,10 @@ Key = tuple[str, str, str]  # what decides whether a call is analyzed again: sha
 
 
 def settings(config: Config) -> dict[str, Any]:
-    """What shapes a call's results: the resolved config (less thread counts and the archive section),
+    """What shapes a call's results: the resolved config (less thread counts and the archive and run sections),
     the callscope version and the identities of the models it uses (``models.identity``)."""
     resolved = dataclasses.asdict(config_from_dict(dataclasses.asdict(config)))  # values as a file gives them
-    del resolved["archive"], resolved["asr"]["cpu_threads"]
+    del resolved["archive"], resolved["run"], resolved["asr"]["cpu_threads"]
     return {"config": resolved, "callscope": __version__, "models": identities(config)}
 
 

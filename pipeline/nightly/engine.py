@@ -8,6 +8,7 @@ codes) is ``batch``'s. ``analyze_one`` is pure in its inputs and picklable, so a
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -119,6 +120,37 @@ def init_worker(config: Config, threads: int, parent_pid: int) -> None:
 
 WORKER_DIED = "the worker process died (out of memory, or a crash in native code)"
 CRASHES_ALLOWED = 1  # a call whose worker died is retried alone; a second death fails it
+KILL_GRACE_S = 60.0  # past its time limit, a call that does not stop (stuck in native code) gets its worker killed
+
+
+class CallTimeout(BaseException):
+    """A call ran past ``run.call_timeout_s``; no ``Exception`` handler inside the call may catch it."""
+
+
+def timeout_cause(limit: float) -> str:
+    return f"still running after {limit:g} s (run.call_timeout_s)"
+
+
+def run_limited(task: Callable[..., CallOutcome], limit: float, call: CallFile, config: Config, out_dir: Path,
+                fingerprint: str) -> CallOutcome:
+    """``task`` on one call in a worker, stopped by a timer after ``limit`` seconds (0: none) as a failed
+    outcome, stage ``timeout``. The timer interrupts Python code and blocking system calls; the run
+    kills a worker stuck in native code ``KILL_GRACE_S`` later."""
+    if not limit:
+        return task(call, config, out_dir, fingerprint)
+
+    def expire(signum: int, frame: object) -> None:
+        raise CallTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    try:
+        return task(call, config, out_dir, fingerprint)
+    except CallTimeout:
+        return CallOutcome(call.call_id, str(call.path), "failed", 0.0, limit, "timeout", timeout_cause(limit))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class LocalEngine:
@@ -127,7 +159,9 @@ class LocalEngine:
 
     At most ``workers`` calls are handed out at a time, so a run over any number of calls holds only those.
     When a worker dies, every call it may have been running is retried in a new pool, alone; a call whose
-    worker dies while it runs alone for the second time fails at stage ``worker``, and only it.
+    worker dies while it runs alone for the second time fails at stage ``worker``, and only it. A call
+    past ``run.call_timeout_s`` fails at stage ``timeout`` (``run_limited``); one stuck in native code
+    ``KILL_GRACE_S`` longer has the pool's workers killed, and the other calls then in flight run again.
     ``task`` is what runs each call (``analyze_one``; tests put in one that crashes its worker).
     """
 
@@ -143,7 +177,8 @@ class LocalEngine:
             config = with_overrides(config, "asr", cpu_threads=self.threads)
         queue, suspects, crashes = deque(calls), deque(), Counter()
         while queue or suspects:
-            died = yield from self._pool_run(queue, suspects, config, out_dir, fingerprint)
+            died, spared = yield from self._pool_run(queue, suspects, config, out_dir, fingerprint)
+            queue.extendleft(reversed(spared))
             alone = len(died) == 1
             for call in died:
                 crashes[call.call_id] += alone
@@ -153,26 +188,45 @@ class LocalEngine:
                     suspects.append(call)
 
     def _pool_run(self, queue: deque[CallFile], suspects: deque[CallFile], config: Config, out_dir: Path,
-                  fingerprint: str) -> Generator[CallOutcome, None, list[CallFile]]:
+                  fingerprint: str) -> Generator[CallOutcome, None, tuple[list[CallFile], list[CallFile]]]:
         """Run calls from ``queue`` in one pool, ``workers`` at a time, or else the ``suspects`` one at a
-        time with nothing beside them, until both are empty or a worker dies; return the calls then in
-        flight (empty when none died)."""
+        time with nothing beside them, until both are empty, a worker dies or one is killed.
+
+        Returns the calls in flight when a worker died (to be suspected), and those in flight when the run
+        killed the workers of a call stuck past its time limit (to be run again: not their fault).
+        """
         import multiprocessing
 
+        limit = config.run.call_timeout_s
         with ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"), initializer=init_worker,
                                  initargs=(config, self.threads, os.getpid())) as pool:
-            running: dict[Future[CallOutcome], CallFile] = {}
+            running: dict[Future[CallOutcome], tuple[CallFile, float]] = {}
             try:
                 while queue or suspects or running:
                     with _thread_caps(self.threads):  # the workers start as the calls are submitted
                         while (suspects and not running) or (not suspects and queue and len(running) < self.workers):
                             call = suspects.popleft() if suspects else queue.popleft()
-                            running[pool.submit(self.task, call, config, out_dir, fingerprint)] = call
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                            future = pool.submit(run_limited, self.task, limit, call, config, out_dir, fingerprint)
+                            running[future] = call, time.monotonic()
+                    deadline = min(t for _, t in running.values()) + limit + KILL_GRACE_S if limit else None
+                    done, _ = wait(running, None if deadline is None else max(0.0, deadline - time.monotonic()),
+                                   FIRST_COMPLETED)
+                    if not done:  # a call stuck in native code past its limit and the grace: kill the workers
+                        now, stuck = time.monotonic(), []
+                        for future, (call, started) in list(running.items()):
+                            if now - started >= limit + KILL_GRACE_S:
+                                stuck.append((call, now - started))
+                                del running[future]
+                        for process in list(pool._processes.values()):  # no public way to kill a pool's workers
+                            process.kill()
+                        for call, seconds in stuck:
+                            yield CallOutcome(call.call_id, str(call.path), "failed", 0.0, seconds, "timeout",
+                                              f"{timeout_cause(limit)}; its worker was killed")
+                        return [], [call for call, _ in running.values()]
                     if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
-                        return list(running.values())
+                        return [call for call, _ in running.values()], []
                     for future in done:
-                        call = running.pop(future)
+                        call, _ = running.pop(future)
                         try:
                             yield future.result()
                         except (OutputError, ModelError):
@@ -183,4 +237,4 @@ class LocalEngine:
             finally:
                 for future in running:
                     future.cancel()
-        return []
+        return [], []
