@@ -413,6 +413,17 @@ def test_local_speaker_count_needs_two_chunks_with_two_voices_alone():
     assert overlaps.local_speaker_count(_chunks((3, 4)), speech) == 0  # a single chunk proves nothing
 
 
+def test_windows_of_different_lengths_embed_as_each_alone(config):
+    from pipeline.models.speaker_encoder import load_encoder
+
+    encoder = load_encoder(config.diarization.encoder)
+    feats = encoder.features(load_audio(SAMPLES / "delivery_mono.wav").mono())
+    starts, lengths = np.array([0, 300, 700, 1500, 3000]), np.array([250, 200, 733, 1234, 101])
+    alone = np.concatenate([encoder.embed(feats[s : s + n], np.array([0]), n)
+                            for s, n in zip(starts, lengths, strict=True)])
+    assert np.allclose(encoder.embed(feats, starts, lengths), alone, atol=1e-4)
+
+
 def test_turn_reassignment_gives_a_misattributed_turn_back():
     from pipeline.models.speaker_encoder import load_encoder
 
@@ -423,11 +434,12 @@ def test_turn_reassignment_gives_a_misattributed_turn_back():
     for u in truth("delivery_mono")["utterances"]:
         for a, b in u["speech"]:
             active[u["speaker"] == "customer", round(a * 100) : round(b * 100)] = True
-    assert np.array_equal(embedding.reassign_turns(encoder, feats, active, 100), active)  # right: unchanged
+    every = np.arange(len(feats))  # every frame counts as speech here
+    assert np.array_equal(embedding.reassign_turns(encoder, feats, every, active, 100), active)  # right: unchanged
     wrong = active.copy()
     first = truth("delivery_mono")["utterances"][0]["speech"][0]  # the agent's 2.8 s greeting, given to the customer
     wrong[:, round(first[0] * 100) : round(first[1] * 100)] = wrong[::-1, round(first[0] * 100) : round(first[1] * 100)]
-    assert np.array_equal(embedding.reassign_turns(encoder, feats, wrong, 100), active)
+    assert np.array_equal(embedding.reassign_turns(encoder, feats, every, wrong, 100), active)
 
 
 @pytest.fixture(scope="module")

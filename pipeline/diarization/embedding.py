@@ -249,7 +249,7 @@ def solo_runs(active: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(solo[a]), int(a), int(b)) for a, b in pairwise(edges) if solo[a] >= 0]
 
 
-def reassign_turns(encoder: SpeakerEncoder, feats: np.ndarray, active: np.ndarray,
+def reassign_turns(encoder: SpeakerEncoder, feats: np.ndarray, speech: np.ndarray, active: np.ndarray,
                    min_frames: int) -> np.ndarray:
     """Give each stretch of one speaker alone to the speaker its whole-stretch embedding is closest to.
 
@@ -261,13 +261,16 @@ def reassign_turns(encoder: SpeakerEncoder, feats: np.ndarray, active: np.ndarra
 
     Parameters
     ----------
-    feats : shape (frames, dim), the encoder features of the whole call
-    active : shape (speakers, frames), bool; a corrected copy is returned
+    feats : shape (speech frames, dim), the encoder features of the speech frames only
+    speech : shape (speech frames,), sorted call frame index of each; every active frame is one
+    active : shape (speakers, call frames), bool; a corrected copy is returned
     """
     runs = [r for r in solo_runs(active) if r[2] - r[1] >= min_frames]
     if len(runs) < 2:
         return active
-    raw = np.stack([encoder.embed(feats[a:b], np.array([0]), b - a)[0] for _, a, b in runs])
+    # a run is contiguous speech, so it is contiguous in the speech frames too: one pass of the encoder
+    starts = np.searchsorted(speech, [a for _, a, _ in runs])
+    raw = encoder.embed(feats, starts, np.array([b - a for _, a, b in runs]))
     raw /= np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
     weight = np.array([b - a for _, a, b in runs], float)[:, None]
     unit = raw - (weight * raw).sum(0) / weight.sum()
@@ -311,12 +314,12 @@ def diarize_embedding(
     if not spans:
         return Diarization("embedding", ())
     encoder = load_encoder(config.encoder)
-    all_feats = encoder.features(samples)  # (frames, dim) at 100 frames/s
-    n_total = all_feats.shape[0]
+    feats = encoder.features(samples)  # (frames, dim) at 100 frames/s
+    n_total = feats.shape[0]
     speech = np.flatnonzero(spans_to_mask(spans, n_total, FRAME_S))
     if speech.size < config.min_segment_s / FRAME_S:
         return Diarization("embedding", ())
-    feats = all_feats[speech]  # speech frames only from here on
+    feats = feats[speech]  # speech frames only from here on
     breaks = np.flatnonzero(np.diff(speech) > 1) + 1  # where a stretch of speech starts after a pause
 
     # windows over speech-only frames: (windows, embedding size)
@@ -355,7 +358,7 @@ def diarize_embedding(
     else:
         active = labels_full[None] == np.arange(k)[:, None]
     if k > 1:
-        active = reassign_turns(encoder, all_feats, active, round(MIN_TURN_S / FRAME_S))
+        active = reassign_turns(encoder, feats, speech, active, round(MIN_TURN_S / FRAME_S))
     segments = [SpeakerSegment(f"spk{g}", s.start, s.end)
                 for g in range(k) for s in mask_to_spans(active[g], FRAME_S, config.min_segment_s)]
     segments.sort(key=lambda s: (s.start, s.end))

@@ -32,8 +32,9 @@ class SpeakerEncoder(Protocol):
     def features(self, wav: np.ndarray) -> np.ndarray:
         """Frame features of a 16 kHz signal, shape (frames, dim), 10 ms hop."""
 
-    def embed(self, feats: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
-        """Embeddings of the windows ``feats[s : s + window]``, shape (len(starts), size)."""
+    def embed(self, feats: np.ndarray, starts: np.ndarray, window: int | np.ndarray) -> np.ndarray:
+        """Embeddings of the windows ``feats[s : s + window]``, shape (len(starts), size); ``window`` is one
+        length for all or one per window."""
 
 
 class Resemblyzer:
@@ -51,9 +52,12 @@ class Resemblyzer:
 
         return wav_to_mel_spectrogram(wav.astype(np.float32))
 
-    def embed(self, feats: np.ndarray, starts: np.ndarray, window: int, batch: int = 64) -> np.ndarray:
+    def embed(self, feats: np.ndarray, starts: np.ndarray, window: int | np.ndarray, batch: int = 64) -> np.ndarray:
         import torch
 
+        if np.ndim(window):  # lengths differ: one window at a time
+            return np.concatenate([self.embed(feats, np.array([s]), int(w))
+                                   for s, w in zip(starts, window, strict=True)])
         out = []
         with torch.inference_mode():
             for i in range(0, len(starts), batch):
@@ -126,7 +130,7 @@ class CamPlusPlus:
                                    dither=0.0).numpy()
         return out
 
-    def embed(self, feats: np.ndarray, starts: np.ndarray, window: int, batch: int = 16) -> np.ndarray:
+    def embed(self, feats: np.ndarray, starts: np.ndarray, window: int | np.ndarray, batch: int = 16) -> np.ndarray:
         """Frame-level trunk once over the features, in mean-normalised pieces of ``TRUNK_FRAMES``;
         then the statistics (mean, std) of each window's trunk frames through the embedding layer.
 
@@ -137,6 +141,8 @@ class CamPlusPlus:
         """
         import torch
 
+        if np.ndim(window):
+            return self._embed_each(feats, starts, np.asarray(window, int), batch)
         reach = -(-window // TRUNK_FRAMES)  # pieces past its own that a window may end in
         n_pieces = -(-feats.shape[0] // TRUNK_FRAMES)
         parts, order = [], []
@@ -165,6 +171,33 @@ class CamPlusPlus:
         if len(pieces) > len(full):
             frames.append(self.trunk(torch.from_numpy(pieces[-1][None]))[0])
         return torch.cat(frames, dim=1).double()
+
+    def _embed_each(self, feats: np.ndarray, starts: np.ndarray, windows: np.ndarray, batch: int) -> np.ndarray:
+        """Windows of different lengths, each embedded exactly as on its own (its own mean-normalised
+        pieces), the full pieces of all of them through the trunk in batches."""
+        import torch
+
+        pieces, owner = [], []
+        for i, (s, w) in enumerate(zip(starts.tolist(), windows.tolist(), strict=True)):
+            for j in range(s, s + w, TRUNK_FRAMES):
+                piece = feats[j : min(j + TRUNK_FRAMES, s + w)]
+                pieces.append(piece - piece.mean(axis=0))
+                owner.append(i)
+        full = [k for k, p in enumerate(pieces) if p.shape[0] == TRUNK_FRAMES]
+        trunk: dict[int, Any] = {}
+        with torch.inference_mode():
+            for a in range(0, len(full), batch):
+                out = self.trunk(torch.from_numpy(np.stack([pieces[k] for k in full[a : a + batch]])))
+                trunk.update(zip(full[a : a + batch], out, strict=True))
+            for k, p in enumerate(pieces):
+                if k not in trunk:
+                    trunk[k] = self.trunk(torch.from_numpy(p[None]))[0]
+            stats = []
+            for i in range(len(starts)):
+                h = torch.cat([trunk[k] for k in range(len(pieces)) if owner[k] == i], dim=1).double()
+                std = h.std(1) if h.shape[1] > 1 else torch.zeros(h.shape[0], dtype=h.dtype)
+                stats.append(torch.cat([h.mean(1), std]))
+            return self.dense(torch.stack(stats).float()).numpy()
 
     def _pool(self, h, starts: np.ndarray, window: int) -> np.ndarray:
         """Embeddings of the windows of ``window`` feature frames at ``starts`` over trunk frames ``h``."""
