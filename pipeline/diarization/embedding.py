@@ -269,10 +269,10 @@ def reassign_turns(encoder: SpeakerEncoder, feats: np.ndarray, speech: np.ndarra
     if len(runs) < 2:
         return active
     # a run is contiguous speech, so it is contiguous in the speech frames too: one pass of the encoder
-    starts = np.searchsorted(speech, [a for _, a, _ in runs])
-    raw = encoder.embed(feats, starts, np.array([b - a for _, a, b in runs]))
+    lengths = np.array([b - a for _, a, b in runs])
+    raw = encoder.embed(feats, np.searchsorted(speech, [a for _, a, _ in runs]), lengths)
     raw /= np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
-    weight = np.array([b - a for _, a, b in runs], float)[:, None]
+    weight = lengths.astype(float)[:, None]
     unit = raw - (weight * raw).sum(0) / weight.sum()
     unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-9)
     labels = np.array([g for g, _, _ in runs])
@@ -281,9 +281,9 @@ def reassign_turns(encoder: SpeakerEncoder, feats: np.ndarray, speech: np.ndarra
         sums = np.stack([(weight * unit)[labels == g].sum(0) for g in speakers])  # (speakers, dim)
         own = labels[:, None] == speakers[None]  # (stretches, speakers)
         # leave-one-out: a stretch is compared with its speaker's other stretches, not with itself
-        similarity = np.einsum("ud,usd->us", unit, sums[None] - own[:, :, None] * (weight * unit)[:, None])
-        norms = np.linalg.norm(sums[None] - own[:, :, None] * (weight * unit)[:, None], axis=2)
-        new = speakers[np.argmax(similarity / np.maximum(norms, 1e-9), axis=1)]
+        others = sums[None] - own[:, :, None] * (weight * unit)[:, None]  # (stretches, speakers, dim)
+        similarity = np.einsum("ud,usd->us", unit, others) / np.maximum(np.linalg.norm(others, axis=2), 1e-9)
+        new = speakers[np.argmax(similarity, axis=1)]
         if np.array_equal(new, labels) or len(np.unique(new)) < len(speakers):
             break
         labels = new
@@ -316,7 +316,8 @@ def diarize_embedding(
     encoder = load_encoder(config.encoder)
     feats = encoder.features(samples)  # (frames, dim) at 100 frames/s
     n_total = feats.shape[0]
-    speech = np.flatnonzero(spans_to_mask(spans, n_total, FRAME_S))
+    speech_mask = spans_to_mask(spans, n_total, FRAME_S)
+    speech = np.flatnonzero(speech_mask)
     if speech.size < config.min_segment_s / FRAME_S:
         return Diarization("embedding", ())
     feats = feats[speech]  # speech frames only from here on
@@ -332,8 +333,7 @@ def diarize_embedding(
     if config.overlap_detection:
         coarse = coarse_chunks(samples, config.segmentation_step_s)
         if not config.num_speakers:
-            keep = min(max(keep, local_speaker_count(coarse, spans_to_mask(spans, n_total, FRAME_S))),
-                       config.max_speakers)
+            keep = min(max(keep, local_speaker_count(coarse, speech_mask)), config.max_speakers)
     labels = cluster(raw, replace(config, min_speakers=keep))
     embeddings = center(raw) if len(raw) > 1 else raw
     min_windows = max(1, int(config.min_speaker_s / config.hop_s))
