@@ -163,8 +163,7 @@ class CamPlusPlus:
         """Trunk frames (channels, time at half the feature rate), float64, of ``feats`` cut into pieces."""
         import torch
 
-        pieces = [feats[i : i + TRUNK_FRAMES] for i in range(0, feats.shape[0], TRUNK_FRAMES)]
-        pieces = [p - p.mean(axis=0) for p in pieces]
+        pieces = _pieces(feats)
         full = [p for p in pieces if p.shape[0] == TRUNK_FRAMES]
         out = [self.trunk(torch.from_numpy(np.stack(full[i : i + batch]))) for i in range(0, len(full), batch)]
         frames = [o.permute(1, 0, 2).reshape(o.shape[1], -1) for o in out]  # (channels, time) each
@@ -179,10 +178,9 @@ class CamPlusPlus:
 
         pieces, owner = [], []
         for i, (s, w) in enumerate(zip(starts.tolist(), windows.tolist(), strict=True)):
-            for j in range(s, s + w, TRUNK_FRAMES):
-                piece = feats[j : min(j + TRUNK_FRAMES, s + w)]
-                pieces.append(piece - piece.mean(axis=0))
-                owner.append(i)
+            own = _pieces(feats[s : s + w])
+            pieces += own
+            owner += [i] * len(own)
         full = [k for k, p in enumerate(pieces) if p.shape[0] == TRUNK_FRAMES]
         trunk: dict[int, Any] = {}
         with torch.inference_mode():
@@ -212,6 +210,11 @@ class CamPlusPlus:
         var = ((squares[:, hi] - squares[:, lo]) - count * mean**2) / (count - 1)
         stats = torch.cat([mean, var.clamp(min=0).sqrt()]).T.float()  # (windows, 2 x channels)
         return self.dense(stats).numpy()
+
+
+def _pieces(feats: np.ndarray) -> list[np.ndarray]:
+    """``feats`` cut into consecutive pieces of ``TRUNK_FRAMES`` (the last may be shorter), each mean-normalised."""
+    return [p - p.mean(axis=0) for p in (feats[i : i + TRUNK_FRAMES] for i in range(0, feats.shape[0], TRUNK_FRAMES))]
 
 
 ENCODERS = {"resemblyzer": Resemblyzer, "campplus": CamPlusPlus}
