@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -127,26 +128,36 @@ class _StopRequest:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Directory of results: <call_id>/ per call, the catalog, run summaries.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes; each loads the models once and gets cores / N threads.")
+@click.option("--engine", type=click.Choice(["local", "ray"]),
+              help="Where calls run: local worker processes, or a Ray cluster's actors [config run.engine: local].")
+@click.option("--ray-address", help='With --engine ray: "auto", HOST:PORT, or "" for a Ray started here '
+              "[config run.ray_address].")
+@click.option("--workers", type=click.IntRange(0, 4096), help="Worker processes (local) or actors (ray), each "
+              "loading the models once; 0: local 1, ray as many as the cluster's CPUs hold [config run.workers].")
+@click.option("--threads", type=click.IntRange(0, 256), help="Threads per worker; 0: local cores / workers, "
+              "ray 1 [config run.threads].")
 @click.option("--since", help="Only calls started (sidecar date, else file time) on or after DATE (YYYY-MM-DD).")
-def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int, since: str | None) -> None:
+def run(archive_dir: Path, out_dir: Path, config_path: Path | None, engine: str | None, ray_address: str | None,
+        workers: int | None, threads: int | None, since: str | None) -> None:
     """Analyze every new or changed call of ARCHIVE_DIR into OUT (the nightly run).
 
-    Exit codes: 0 all calls done, 1 some calls failed (listed), 2 usage, configuration, model or output
+    Exit codes: 0 all calls done, 1 some calls failed (listed), 2 usage, configuration, model, engine or output
     error (OUT full or read-only stops the run), 128 + N stopped by signal N (SIGTERM, SIGINT) after the
     calls in progress.
     """
     from pipeline.nightly.batch import run_archive
-    from pipeline.nightly.engine import LocalEngine
+    from pipeline.nightly.engine import make_engine
 
     config = _config_or_exit(config_path)
+    given = {"engine": engine, "ray_address": ray_address, "workers": workers, "threads": threads}
+    config = with_overrides(config, "run", **{k: v for k, v in given.items() if v is not None})
     request = _StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request)
     try:
-        summary = run_archive(archive_dir, out_dir, config, engine=LocalEngine(workers), since=_date(since, "--since"),
-                              hook=_Progress(), stop=lambda: request.signum)
+        with closing(make_engine(config.run)) as runner:
+            summary = run_archive(archive_dir, out_dir, config, engine=runner, since=_date(since, "--since"),
+                                  hook=_Progress(), stop=lambda: request.signum)
     except Interrupted as exc:
         click.echo(f"callscope: run {exc}; results written so far are kept, run again to resume", err=True)
         sys.exit(128 + exc.signum)
@@ -157,7 +168,7 @@ def run(archive_dir: Path, out_dir: Path, config_path: Path | None, workers: int
     rate = hours / (summary["seconds"] / 3600) if summary["seconds"] else 0.0
     click.echo(f"run {summary['run_id']}: {summary['found']} calls found, {summary['analyzed']} analyzed, "
                f"{summary['skipped']} unchanged, {summary['failed']} failed; {hours:.3f} h audio in "
-               f"{summary['seconds']:.1f} s ({rate:.1f} audio h/h, {workers} worker(s) x "
+               f"{summary['seconds']:.1f} s ({rate:.1f} audio h/h, {summary['workers']} worker(s) x "
                f"{summary['threads_per_worker']} thread(s))")
     for e in summary["errors"]:
         click.echo(f"  failed {e['file']}: {e['stage']}: {e['cause']}")

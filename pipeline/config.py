@@ -17,6 +17,7 @@ from pipeline.errors import ConfigError
 from pipeline.types import SAMPLE_RATE, SCORES
 
 DiarizationMethod = Literal["auto", "channels", "embedding", "pyannote"]
+EngineName = Literal["local", "ray"]
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,10 @@ class RunConfig:
     """How the nightly run executes its calls; nothing here changes a call's results."""
 
     call_timeout_s: float = 0.0
+    engine: EngineName = "local"
+    ray_address: str = ""
+    workers: int = 0
+    threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -431,5 +436,5 @@ def check(config: Config) -> None:
     _check_scoring(config.scoring)
     a = config.archive
     _not_negative(a, "archive", "settle_s", "excerpt_chars")
-    _not_negative(config.run, "run", "call_timeout_s")
+    _not_negative(config.run, "run", "call_timeout_s", "workers", "threads")
     _positive(a, "archive", "redact_min_digits")

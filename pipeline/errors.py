@@ -55,6 +55,10 @@ class OutputError(CallscopeError):
     """The output directory refuses writes: read-only, full or not permitted."""
 
 
+class EngineError(CallscopeError):
+    """The engine cannot run calls (a Ray cluster out of reach, or left with no worker): the run stops."""
+
+
 class Interrupted(BaseException):
     """A signal stopped the run; ``signum`` is the signal's number.
 

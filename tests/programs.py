@@ -18,6 +18,8 @@ PROGRAMS = {  # program: (Debian package, what needs it)
     "umount": ("mount", "read-only and full file systems in tests/test_hostile.py"),
     "findmnt": ("util-linux", "the ext4 image that fails in tests/test_hostile.py"),
     "mkfs.ext4": ("e2fsprogs", "the ext4 image that fails in tests/test_hostile.py"),
+    "unshare": ("util-linux", "the Ray test cluster's own network namespace in tests/ray_cluster.py"),
+    "nsenter": ("util-linux", "the Ray test cluster's own network namespace in tests/ray_cluster.py"),
 }
 
 

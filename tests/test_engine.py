@@ -50,7 +50,8 @@ def test_a_worker_killed_once_mid_call_is_retried_and_the_call_lands_once(tmp_pa
 
 ERRORS = [errors.AudioError("/a/call.wav", "not audio"), errors.StageError("c1", "asr", "boom"),
           errors.ConfigError("bad"), errors.ModelError("missing"), errors.MetadataError("x: bad field"),
-          errors.BusyError("busy"), errors.OutputError("full"), errors.Interrupted(signal.SIGTERM)]
+          errors.BusyError("busy"), errors.OutputError("full"), errors.EngineError("no worker"),
+          errors.Interrupted(signal.SIGTERM)]
 
 
 def test_every_error_survives_a_pickle_round_trip():

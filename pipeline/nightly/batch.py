@@ -1,11 +1,11 @@
 """The nightly run over an archive: incremental, resumable, on an engine's workers, one lock per DIR.
 
 A call is analyzed again only when its bytes (sha256), its metadata or the fingerprint of the
-settings and models that shape its results changed. Each result lands whole (``store.write_call``)
+settings and models that shape its results changed. Each result lands whole (``store.write_files``)
 and is then catalogued in one transaction; a failure is recorded with its stage and cause and the
 run goes on. A full or read-only output and a model that cannot load would fail every call alike:
 they stop the run instead. Progress goes through a hook; nothing here prints. How the calls are
-executed (local worker processes today) is the engine's (``nightly.engine``).
+executed (this machine's worker processes, or a Ray cluster's actors) is the engine's (``nightly.engine``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import duckdb
 from pipeline import __version__
 from pipeline.audio.decode import file_sha256
 from pipeline.config import Config, config_from_dict
-from pipeline.errors import BusyError, ConfigError, Interrupted, ModelError, OutputError
+from pipeline.errors import BusyError, ConfigError, EngineError, Interrupted, ModelError, OutputError
 from pipeline.fsutil import REFUSALS, refused
 from pipeline.hooks import Hook
 from pipeline.models.identity import identities
@@ -175,8 +175,9 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
 
     The summary is also ``DIR/_runs/<run_id>.json`` and the catalog's ``runs`` and ``errors``.
     Raises ``BusyError`` when another run holds ``out_dir`` and ``ConfigError`` for a bad archive.
-    ``OutputError`` (``out_dir`` full or read-only, from the start or partway) and ``ModelError`` stop the
-    run at once: what has landed is kept and catalogued (by the next run where the catalog refused it),
+    ``OutputError`` (``out_dir`` full or read-only, from the start or partway), ``ModelError`` and
+    ``EngineError`` (a Ray cluster out of reach or without workers) stop the run at once: what has landed
+    is kept and catalogued (by the next run where the catalog refused it),
     a rerun resumes.
     """
     archive_dir, out_dir = Path(archive_dir), Path(out_dir)
@@ -204,7 +205,7 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
                 raise
             ledger.finish("done")
             return ledger.summary.document()
-    except (OutputError, ModelError) as exc:
+    except (OutputError, ModelError, EngineError) as exc:
         raise type(exc)(f"{exc}; the run stopped, results written so far are kept: run again to resume") from exc
 
 

@@ -1,14 +1,18 @@
-"""How the nightly run's calls are executed: the ``Engine`` seam, and this machine's process pool behind it.
+"""How the nightly run's calls are executed: the ``Engine`` seam, and this machine's process pool behind it
+(``LocalEngine``; a Ray cluster's actors are ``ray_engine.RayEngine``).
 
-An engine runs ``analyze_one`` over the calls a run decided to analyze and yields their outcomes as they
-end. Everything else that makes a run (scan, skip decision, lock, catalog, summary, stop signal, exit
-codes) is ``batch``'s. ``analyze_one`` is pure in its inputs and picklable, so any engine can run it.
+An engine analyzes the calls a run decided to analyze and yields their outcomes as they end. Everything
+else that makes a run (scan, skip decision, lock, catalog, summary, stop signal, exit codes) is
+``batch``'s. The per-call functions (``analyze_one`` where the archive and DIR are at hand,
+``analyze_bytes`` where only the call's bytes are) are pure in their inputs and picklable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
+import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -17,9 +21,9 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
-from pipeline.config import Config, with_overrides
+from pipeline.config import Config, RunConfig, with_overrides
 from pipeline.errors import AudioError, CallscopeError, ModelError, OutputError, StageError
 from pipeline.nightly.archive import CallFile, call_metadata, metadata_sha256
 
@@ -46,36 +50,91 @@ def annotate(document: dict[str, Any], call: CallFile, fprint: str) -> dict[str,
             "fingerprint": fprint, "metadata_sha256": metadata_sha256(call)}
 
 
-def analyze_one(call: CallFile, config: Config, out_dir: Path, fprint: str) -> CallOutcome:
-    """Analyze and write one call; a ``CallscopeError`` becomes a failed outcome, except ``OutputError`` and
-    ``ModelError``, which are raised: they fail the run."""
-    from pipeline.outputs.store import call_document, write_call
+@dataclass(frozen=True)
+class Computed:
+    """One call analyzed where it ran: its outcome, and the files of its result (``store.render_call``; None
+    when it failed) for the run to land in DIR."""
+
+    outcome: CallOutcome
+    files: dict[str, str] | None = None
+
+
+def compute_one(call: CallFile, path: Path, config: Config, fprint: str) -> Computed:
+    """Analyze one call read from ``path`` (the archive's file, or a worker's copy of its bytes) into its
+    result files, which name the archive's file. A ``CallscopeError`` becomes a failed outcome, except
+    ``ModelError``, raised: it would fail every call."""
+    from pipeline.outputs.store import call_document, render_call
     from pipeline.runner import analyze_call
 
     t0 = time.perf_counter()
     try:
-        result = analyze_call(call.path, config, call_id=call.call_id, metadata=call_metadata(call))
-        write_call(result, out_dir, annotate(call_document(result), call, fprint))
-    except (OutputError, ModelError):
+        result = analyze_call(path, config, call_id=call.call_id, metadata=call_metadata(call))
+        result = dataclasses.replace(result, audio=dataclasses.replace(result.audio, path=str(call.path)))
+        files = render_call(result, annotate(call_document(result), call, fprint))
+    except ModelError:
         raise
     except CallscopeError as exc:
         stage = exc.stage if isinstance(exc, StageError) else "decode" if isinstance(exc, AudioError) else "analyze"
         cause = exc.cause if isinstance(exc, StageError | AudioError) else str(exc)
-        return CallOutcome(call.call_id, str(call.path), "failed", 0.0, time.perf_counter() - t0, stage, cause)
-    return CallOutcome(call.call_id, str(call.path), "analyzed", result.audio.duration_s, time.perf_counter() - t0)
+        return Computed(CallOutcome(call.call_id, str(call.path), "failed", 0.0, time.perf_counter() - t0, stage,
+                                    cause.replace(str(path), str(call.path))))
+    return Computed(CallOutcome(call.call_id, str(call.path), "analyzed", result.audio.duration_s,
+                                time.perf_counter() - t0), files)
+
+
+def land(computed: Computed, out_dir: Path) -> CallOutcome:
+    """Write a computed call's files to ``out_dir/<call_id>/`` at once (``store.write_files``); a call that
+    DIR refuses alone fails at stage ``write``; ``OutputError`` (DIR full or read-only) is raised."""
+    from pipeline.outputs.store import write_files
+
+    outcome = computed.outcome
+    if computed.files is None:
+        return outcome
+    try:
+        write_files(outcome.call_id, computed.files, out_dir)
+    except StageError as exc:
+        return dataclasses.replace(outcome, status="failed", audio_s=0.0, stage=exc.stage, cause=exc.cause)
+    return outcome
+
+
+def analyze_one(call: CallFile, config: Config, out_dir: Path, fprint: str) -> CallOutcome:
+    """Analyze and write one call where the archive and DIR are both at hand (the local engine's workers)."""
+    return land(compute_one(call, call.path, config, fprint), out_dir)
+
+
+def analyze_bytes(call: CallFile, audio: bytes, config: Config, fprint: str) -> Computed:
+    """Analyze one call from its bytes (a worker that shares no file system with the run), read from a
+    private temporary copy named as the archive's file."""
+    with tempfile.TemporaryDirectory(prefix="callscope-") as tmp:
+        path = Path(tmp) / call.path.name
+        path.write_bytes(audio)
+        return compute_one(call, path, config, fprint)
 
 
 class Engine(Protocol):
-    """Runs ``analyze_one`` over calls; ``workers`` and ``threads`` (per worker) go into the run summary."""
+    """Runs the calls of a run; ``workers`` and ``threads`` (per worker) go into the run summary."""
 
     workers: int
     threads: int
 
     def outcomes(self, calls: Sequence[CallFile], config: Config, out_dir: Path, fingerprint: str,
                  ) -> Generator[CallOutcome, None, None]:
-        """One outcome per call, in completion order. A call's failure, its worker's crash included, is a
-        failed outcome; ``OutputError`` and ``ModelError`` are raised (they would fail every call). Closing
-        the generator cancels the calls not yet started; those in progress end first."""
+        """One outcome per call, in completion order, its result landed in ``out_dir``. A call's failure, its
+        worker's crash included, is a failed outcome; ``OutputError``, ``ModelError`` and ``EngineError`` are
+        raised (they would fail every call). Closing the generator cancels the calls not yet started; those
+        in progress end (and land) first."""
+
+    def close(self) -> None:
+        """Release what the engine holds beyond a run (a Ray connection)."""
+
+
+def make_engine(run: RunConfig) -> Engine:
+    """The engine ``run`` names, with its workers and threads (0: the engine's default)."""
+    if run.engine == "ray":
+        from pipeline.nightly.ray_engine import RayEngine
+
+        return RayEngine(run.ray_address, run.workers, run.threads or 1)
+    return LocalEngine(run.workers or 1, threads=run.threads)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -106,16 +165,21 @@ def _thread_caps(threads: int) -> Iterator[None]:
                 os.environ[var] = value
 
 
-def init_worker(config: Config, threads: int, parent_pid: int) -> None:
-    """Worker set-up: threads capped, the ASR model loaded once (other models load on first use)."""
-    _die_with_parent(parent_pid)
+def load_models(config: Config, threads: int) -> None:
+    """A worker's set-up: torch's threads capped, the ASR model loaded once (other models load on first use)."""
     import torch
 
     torch.set_num_threads(threads)
     from pipeline.models.asr import model_for
 
-    with suppress(ModelError):  # raised again by the first call, which stops the run; here it would break the pool
+    with suppress(ModelError):  # raised again by the first call, which stops the run; here it would break the worker
         model_for(config.asr)
+
+
+def init_worker(config: Config, threads: int, parent_pid: int) -> None:
+    """A local pool's worker: ends with the run (``_die_with_parent``), then ``load_models``."""
+    _die_with_parent(parent_pid)
+    load_models(config, threads)
 
 
 WORKER_DIED = "the worker process died (out of memory, or a crash in native code)"
@@ -131,13 +195,15 @@ def timeout_cause(limit: float) -> str:
     return f"still running after {limit:g} s (run.call_timeout_s)"
 
 
-def run_limited(task: Callable[..., CallOutcome], limit: float, call: CallFile, config: Config, out_dir: Path,
-                fingerprint: str) -> CallOutcome:
-    """``task`` on one call in a worker, stopped by a timer after ``limit`` seconds (0: none) as a failed
+T = TypeVar("T")
+
+
+def run_limited(task: Callable[..., T], limit: float, call: CallFile, *args: Any) -> T | CallOutcome:
+    """``task(call, *args)`` in a worker, stopped by a timer after ``limit`` seconds (0: none) as a failed
     outcome, stage ``timeout``. The timer interrupts Python code and blocking system calls; the run
     kills a worker stuck in native code ``KILL_GRACE_S`` later."""
     if not limit:
-        return task(call, config, out_dir, fingerprint)
+        return task(call, *args)
 
     def expire(signum: int, frame: object) -> None:
         raise CallTimeout
@@ -145,7 +211,7 @@ def run_limited(task: Callable[..., CallOutcome], limit: float, call: CallFile, 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, limit)
     try:
-        return task(call, config, out_dir, fingerprint)
+        return task(call, *args)
     except CallTimeout:
         return CallOutcome(call.call_id, str(call.path), "failed", 0.0, limit, "timeout", timeout_cause(limit))
     finally:
@@ -154,8 +220,8 @@ def run_limited(task: Callable[..., CallOutcome], limit: float, call: CallFile, 
 
 
 class LocalEngine:
-    """``workers`` processes spawned on this machine, each given cores / ``workers`` threads (so that they do
-    not oversubscribe the cores), loading the ASR once, and killed with the run.
+    """``workers`` processes spawned on this machine, each given ``threads`` (by default cores / ``workers``,
+    so that they do not oversubscribe the cores), loading the ASR once, and killed with the run.
 
     At most ``workers`` calls are handed out at a time, so a run over any number of calls holds only those.
     When a worker dies, every call it may have been running is retried in a new pool, alone; a call whose
@@ -165,10 +231,13 @@ class LocalEngine:
     ``task`` is what runs each call (``analyze_one``; tests put in one that crashes its worker).
     """
 
-    def __init__(self, workers: int = 1, task: Callable[..., CallOutcome] = analyze_one) -> None:
+    def __init__(self, workers: int = 1, task: Callable[..., CallOutcome] = analyze_one, threads: int = 0) -> None:
         self.workers = workers
-        self.threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        self.threads = threads or max(1, len(os.sched_getaffinity(0)) // workers)
         self.task = task
+
+    def close(self) -> None:
+        """Nothing outlives a run: its pools end with it."""
 
     def outcomes(self, calls: Sequence[CallFile], config: Config, out_dir: Path, fingerprint: str,
                  ) -> Generator[CallOutcome, None, None]:

@@ -184,30 +184,38 @@ def transcript_text(document: dict[str, Any]) -> str:
     )
 
 
+def render_call(result: CallResult, document: dict[str, Any] | None = None) -> dict[str, str]:
+    """The files of ``<call_id>/`` by name: call.json (``document``, validated; by default
+    ``call_document(result)``), the RTTM and the transcript. Made where the call is analyzed, written
+    where the results live (``write_files``)."""
+    document = document or call_document(result)
+    validate(document)
+    return {"call.json": json.dumps(document, indent=1) + "\n",
+            f"{result.call_id}.rttm": rttm_lines(result.call_id, result.alignment.segments),
+            f"{result.call_id}.txt": transcript_text(document)}
+
+
 def write_call(result: CallResult, out_dir: str | Path, document: dict[str, Any] | None = None) -> Path:
-    """Write ``out_dir/<call_id>/`` whole or not at all; an older result is replaced. ``document``:
-    the call.json to write where the caller has added to ``call_document(result)``.
+    """Write ``out_dir/<call_id>/`` whole or not at all (``render_call``, ``write_files``)."""
+    return write_files(result.call_id, render_call(result, document), out_dir)
+
+
+def write_files(call_id: str, files: dict[str, str], out_dir: str | Path) -> Path:
+    """Write ``out_dir/<call_id>/`` with ``files`` (name: text) whole or not at all; an older result is
+    replaced.
 
     The files go to a hidden temporary directory beside the target, which is then renamed
     (``fsutil.atomic_dir``), so a reader (or a rerun) never sees a partial result. Raises ``OutputError``
     when the output is full or read-only, ``StageError`` (stage ``write``) when it refuses this call only.
     """
-    document = document or call_document(result)
-    validate(document)
+    out_dir = Path(out_dir)
     try:
-        return _write_dir(result, document, Path(out_dir))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_dir(out_dir / call_id) as tmp:
+            for name, text in files.items():
+                (tmp / name).write_text(text, encoding="utf-8")
+        return out_dir / call_id
     except OSError as exc:
         if exc.errno in REFUSALS:
             raise refused(out_dir, exc.errno) from exc
-        raise StageError(result.call_id, "write", f"{exc.strerror or exc} ({out_dir})") from exc
-
-
-def _write_dir(result: CallResult, document: dict[str, Any], out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / result.call_id
-    with atomic_dir(final) as tmp:
-        (tmp / "call.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-        (tmp / f"{result.call_id}.rttm").write_text(
-            rttm_lines(result.call_id, result.alignment.segments), encoding="utf-8")
-        (tmp / f"{result.call_id}.txt").write_text(transcript_text(document), encoding="utf-8")
-    return final
+        raise StageError(call_id, "write", f"{exc.strerror or exc} ({out_dir})") from exc
