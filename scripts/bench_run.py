@@ -1,11 +1,14 @@
-"""Benchmark the nightly run: first run vs unchanged rerun, and throughput by ``--workers``.
+"""Benchmark the nightly run: first run vs unchanged rerun, throughput by ``--workers``, and the engines.
 
 Builds an archive with ``scripts/make_archive.py`` (good calls plus three broken ones), then times
 ``callscope run`` end to end in fresh processes (start-up, model loading and the catalog included):
 a first run and a second run over the unchanged archive into the same DIR, for each workers setting.
-Writes a table to docs/benchmarks.md.
+Then the same (longer) archive on the local engine and on a Ray cluster of this machine's cores (a head
+and a second node started beforehand, as a nightly job finds its cluster, in a loopback-only network
+namespace: ``tests/ray_cluster.py``), with the same workers x threads. Writes tables to docs/benchmarks.md.
 
-    python scripts/bench_run.py [--calls 20] [--seconds 6] [--workers 1 2]
+    python scripts/bench_run.py [--calls 20] [--seconds 6] [--workers 1 2] [--engine-calls 20]
+                                [--engine-seconds 40] [--skip-workers] [--skip-engines]
 """
 
 from __future__ import annotations
@@ -26,22 +29,17 @@ from scripts.bench import _cores, write_report  # noqa: E402
 from scripts.make_archive import make_archive  # noqa: E402
 
 
-def timed_run(archive: Path, out: Path, workers: int) -> tuple[float, dict]:
+def timed_run(archive: Path, out: Path, *options: str, prefix: tuple[str, ...] = (),
+              env: dict[str, str] | None = None) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pipeline.cli", "run", str(archive), "--out", str(out),
-                    "--workers", str(workers)], cwd=ROOT, capture_output=True, text=True, check=False)
+    subprocess.run([*prefix, sys.executable, "-m", "pipeline.cli", "run", str(archive), "--out", str(out), *options],
+                   cwd=ROOT, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - t0
     summary = max((out / "_runs").glob("*.json"), key=lambda p: p.stat().st_mtime)
     return seconds, json.loads(summary.read_text())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
-    args = parser.parse_args()
+def bench_workers(args: argparse.Namespace) -> None:
     lines = ["| workers x threads | calls analyzed / failed | audio | first run | audio h / h | "
              "second run (unchanged) | second / first |", "| --- | --- | --- | --- | --- | --- | --- |"]
     loads = []
@@ -52,8 +50,8 @@ def main() -> None:
         for workers in args.workers:
             out = Path(tmp) / f"out{workers}"
             loads.append(os.getloadavg()[0])
-            first_s, first = timed_run(archive, out, workers)
-            second_s, second = timed_run(archive, out, workers)
+            first_s, first = timed_run(archive, out, "--workers", str(workers))
+            second_s, second = timed_run(archive, out, "--workers", str(workers))
             assert second["analyzed"] == 0, second
             hours = first["audio_s"] / 3600
             lines.append(f"| {workers} x {first['threads_per_worker']} | {first['analyzed']} / {first['failed']} | "
@@ -66,6 +64,63 @@ def main() -> None:
               "3 broken) from `scripts/make_archive.py`; `callscope run` timed end to end in a fresh process "
               "(start-up, worker spawn, model loading, catalog), the second run over the unchanged archive.")
     write_report(args.out, header, "\n".join(lines), key="run", title="nightly run (`scripts/bench_run.py`)")
+
+
+def bench_engines(args: argparse.Namespace) -> None:
+    """Local and Ray, same archive, 2 workers x 1 thread each (the Ray cluster: two nodes of 1 CPU)."""
+    from tests import ray_cluster
+
+    lines = ["| engine | workers x threads | calls analyzed / failed | audio | wall time | audio h / h | "
+             "throughput / local's | engine time per call |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    loads = []
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "archive"
+        make_archive(archive, args.engine_calls, args.engine_seconds)
+        time.sleep(2.5)
+        cluster = ray_cluster.start_cluster()
+        try:
+            loads.append(os.getloadavg()[0])
+            local_s, local = timed_run(archive, Path(tmp) / "local", "--workers", "2", "--threads", "1")
+            loads.append(os.getloadavg()[0])
+            ray_s, ray = timed_run(archive, Path(tmp) / "ray", "--engine", "ray", "--ray-address", cluster.address,
+                                   prefix=tuple(cluster.command()), env=cluster.env)
+        finally:
+            cluster.stop()
+    for name, wall, summary in (("local", local_s, local), ("ray", ray_s, ray)):
+        assert summary["analyzed"] == args.engine_calls - 3, summary
+        rate = summary["audio_s"] / wall
+        extra = (wall - local_s) / summary["analyzed"] * 1000
+        lines.append(f"| {name} | {summary['workers']} x {summary['threads_per_worker']} | {summary['analyzed']} / "
+                     f"{summary['failed']} | {summary['audio_s']:.0f} s | {wall:.1f} s | {rate:.1f} | "
+                     f"{rate / (local['audio_s'] / local_s):.3f} | {'—' if name == 'local' else f'{extra:+.0f} ms'} |")
+        print(lines[-1], flush=True)
+    header = (f"Measured {time.strftime('%Y-%m-%d')} on {_cores()} cores (1-min load average "
+              f"{', '.join(f'{x:.1f}' for x in loads)} at the start of each run), bundled tiny.en int8, default "
+              f"config; archive of {args.engine_calls} stereo calls of {args.engine_seconds:.0f} s "
+              f"({args.engine_calls - 3} good, 3 broken) from `scripts/make_archive.py`. `callscope run` timed end "
+              "to end in a fresh process (start-up, worker or actor start, model loading, catalog): `--workers 2 "
+              "--threads 1` locally; `--engine ray` on a cluster of this machine started beforehand (a head and a "
+              "second node, 1 CPU each, `tests/ray_cluster.py`), so 2 actors x 1 thread. Engine time per call: "
+              "(Ray's wall time - local's) / calls analyzed, Ray's connection and actor start included.")
+    write_report(args.out, header, "\n".join(lines), key="engines",
+                 title="engines: local and Ray (`scripts/bench_run.py`)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--engine-calls", type=int, default=20)
+    parser.add_argument("--engine-seconds", type=float, default=40.0)
+    parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    if not args.skip_workers:
+        bench_workers(args)
+    if not args.skip_engines:
+        bench_engines(args)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,7 @@ PY="${CALLSCOPE_PYTHON:-python3}"
 REQS="$("$PY" - "$ROOT/pyproject.toml" <<'PYEOF'
 import sys, tomllib
 p = tomllib.load(open(sys.argv[1], "rb"))["project"]
-extras = p["optional-dependencies"]
-print("\n".join(p["dependencies"] + extras["ray"] + extras["test"]))
+print("\n".join(p["dependencies"] + p["optional-dependencies"]["test"]))
 PYEOF
 )"
 KEY="$(printf '%s\n%s\n' "$REQS" "$("$PY" -VV)" | sha256sum | cut -c1-16)"

@@ -72,12 +72,13 @@ class RayEngine:
     """Calls on the actors of a Ray cluster: ``address`` "auto" (the cluster ``ray start`` made on this
     machine, or ``RAY_ADDRESS``), HOST:PORT, or "" for a Ray started on this machine for the run.
 
-    ``workers`` actors (0: as many as the cluster's CPUs hold), each reserving ``threads`` CPUs and capping
-    its BLAS, OpenMP and ASR threads to that many. A call whose actor dies is run again on another actor; one
-    that kills its actor twice fails at stage ``worker``, and only it; a call on a node that left the
-    cluster is run again without a strike, and the run goes on with the nodes that remain. A call past
-    ``run.call_timeout_s`` fails at stage ``timeout``; one stuck in native code ``KILL_GRACE_S`` longer
-    has its actor killed and replaced. ``task`` is what runs each call (tests put in one that crashes).
+    ``workers`` actors (0: as many as the cluster's CPUs hold), each reserving ``threads`` CPUs (and one GPU
+    when ``asr.device`` is cuda) and capping its BLAS, OpenMP and ASR threads to that many. A call whose
+    actor dies is run again on another actor; one that kills its actor twice fails at stage ``worker``, and
+    only it; a call on a node that left the cluster is run again without a strike, and the run goes on with
+    the nodes that remain. A call past ``run.call_timeout_s`` fails at stage ``timeout``; one stuck in native
+    code ``KILL_GRACE_S`` longer has its actor killed and replaced. ``task`` is what runs each call (tests
+    put in one that crashes).
     """
 
     def __init__(self, address: str = "", workers: int = 0, threads: int = 1,
@@ -233,8 +234,9 @@ class _Actors:
     def __init__(self, ray: ModuleType, config: Config, threads: int) -> None:
         caps = dict.fromkeys(THREAD_VARS, str(threads))
         self.ray, self.config, self.threads = ray, config, threads
-        self.remote = ray.remote(CallWorker).options(num_cpus=threads, max_restarts=0, max_task_retries=0,
-                                                     runtime_env={"env_vars": caps})
+        gpus = 1 if config.asr.device == "cuda" else 0  # one GPU per actor where the ASR runs on one
+        self.remote = ray.remote(CallWorker).options(num_cpus=threads, num_gpus=gpus, max_restarts=0,
+                                                     max_task_retries=0, runtime_env={"env_vars": caps})
         self.starting: dict[Any, Any] = {}  # node() reference: actor
         self.idle: list[Any] = []
         self.nodes: dict[Any, str] = {}  # actor: node id
