@@ -3,7 +3,7 @@ read-only output.
 
 Every writer of the project (call folders, run summaries, exports and their data dictionaries, report
 pages, the segmentation model cache) goes through ``atomic_file`` or ``atomic_dir``, which behave alike:
-the content goes to a hidden temporary name beside the target (``.<name>.<random>.tmp``); on success its
+the content goes to a hidden temporary name beside the target (``.<name>.<random>.callscope-tmp``); on success its
 bytes are fsynced, it is renamed onto the target with ``os.replace``, and the parent directory is fsynced,
 so that once the writer returns the result survives a crash or a file system turning read-only. On
 failure the temporary name is removed (what a killed process leaves, ``catalog.reconcile`` tidies), the
@@ -26,6 +26,7 @@ from pipeline.errors import OutputError
 
 REFUSALS = {errno.ENOSPC: "free space", errno.EDQUOT: "free space or raise the quota",
             errno.EROFS: "make it writable"}  # errors of the whole output, not of one call, with their fix
+TMP_SUFFIX, OLD_SUFFIX = ".callscope-tmp", ".callscope-old"  # names only these writers make, so only those are tidied
 
 
 def refused(out_dir: str | Path, err: int) -> OutputError:
@@ -54,7 +55,7 @@ def atomic_file(target: str | Path, mode: Literal["w", "wb"] = "w", *, newline: 
     """An open temporary file (text in UTF-8 with ``mode="w"``, bytes with ``"wb"``) that replaces
     ``target`` when the block ends without error; see the module docstring."""
     target = Path(target)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
     try:
         with tmp.open(mode.replace("w", "x"), encoding=None if "b" in mode else "utf-8", newline=newline) as handle:
             yield handle
@@ -73,9 +74,9 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     """A temporary folder to fill, which replaces the folder ``target`` when the block ends without error.
 
     Its files are fsynced, then the folder (mode 0755); an older ``target`` is moved aside to
-    ``.<name>.old`` for the rename and then removed. See the module docstring.
+    ``.<name>.callscope-old`` for the rename and then removed. See the module docstring.
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=target.parent))
     try:
         yield tmp
         for f in tmp.iterdir():
@@ -83,7 +84,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         os.chmod(tmp, 0o755)
         fsync_dir(tmp)
         if target.exists():
-            old = target.with_name(f".{target.name}.old")
+            old = target.with_name(f".{target.name}{OLD_SUFFIX}")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(target, old)
             os.replace(tmp, target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ TEXT_FIELDS = FIELDS[:-1]
 DIRECTIONS = ("inbound", "outbound")
 ROLES = get_args(Role)
 CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+NAMES = ("agent_id", "queue")  # what analysts group and filter by: one spelling for one agent or queue
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ def validate_metadata(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
             continue
         if not isinstance(value, str):
             raise MetadataError(f"{where}: {key} {value!r} is not a string")
+        value = clean_text(key, value, where)
+        if not value:
+            continue
         if key == "call_id":
             check_call_id(value, where)
         if key == "direction" and value not in DIRECTIONS:
@@ -81,6 +86,23 @@ def validate_metadata(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
                 raise MetadataError(f"{where}: started_at {value!r} is not an ISO 8601 time") from None
         out[key] = value
     return out
+
+
+def clean_text(key: str, value: str, where: str) -> str:
+    """``value`` as every output can hold it, or ``MetadataError`` naming ``where``, the field and the
+    character: no lone surrogates (not Unicode: no database or file takes them) and no control
+    characters but tab and newline. Names (``NAMES``) also lose surrounding spaces, take Unicode's
+    composed form (NFC) and refuse format characters (bidi overrides, zero-width spaces), which would
+    split one agent into several rows or spoof another's name."""
+    name = key in NAMES
+    value = value.strip() if name else value
+    allowed = "" if name else "\t\n"
+    for char in value:
+        kind = unicodedata.category(char)
+        if kind == "Cs" or (kind == "Cc" and char not in allowed) or (kind == "Cf" and name):
+            what = {"Cs": "a lone surrogate", "Cc": "a control character", "Cf": "a format character"}[kind]
+            raise MetadataError(f"{where}: {key} {value!r} holds {what} (U+{ord(char):04X})")
+    return unicodedata.normalize("NFC", value) if name else value
 
 
 def check_call_id(call_id: str, where: str) -> str:

@@ -34,6 +34,14 @@ FAST = ArchiveConfig(settle_s=0.3)
         ({"channel_roles": "agent;customer;agent"}, r"channel_roles"),
         ({"call_id": "../etc"}, r"call_id '../etc' must be letters"),
         ({"agent_id": 7}, r"agent_id 7 is not a string"),
+        ({"agent_id": "\ud83d"}, r"agent_id '\\ud83d' holds a lone surrogate \(U\+D83D\)"),
+        ({"queue": "billing\ud800"}, r"queue 'billing\\ud800' holds a lone surrogate"),
+        ({"hotwords": "Harper\udfff"}, r"hotwords .* holds a lone surrogate"),
+        ({"agent_id": "\u202eA-1001"}, r"agent_id '\\u202eA-1001' holds a format character \(U\+202E\)"),
+        ({"agent_id": "A-1\u200b001"}, r"holds a format character \(U\+200B\)"),
+        ({"agent_id": "A-1001\x07"}, r"agent_id 'A-1001\\x07' holds a control character \(U\+0007\)"),
+        ({"queue": "a\nb"}, r"queue 'a\\nb' holds a control character"),
+        ({"initial_prompt": "Hello\x00"}, r"initial_prompt .* holds a control character \(U\+0000\)"),
     ],
 )
 def test_bad_metadata_is_named(raw, match):
@@ -47,6 +55,31 @@ def test_metadata_is_normalised():
     assert meta == {"call_id": None, "agent_id": None, "started_at": "2026-11-20T09:00:00+00:00",
                     "queue": None, "direction": None, "hotwords": None, "initial_prompt": None,
                     "channel_roles": ["customer", "agent"]}
+
+
+def test_names_are_one_spelling_per_agent():
+    """Trailing spaces and decomposed accents made one agent several rows."""
+    spellings = ["A-1001", " A-1001  ", "Ren\u00e9e", "Rene\u0301e "]
+    assert [validate_metadata({"agent_id": s}, "row")["agent_id"] for s in spellings] == [
+        "A-1001", "A-1001", "Ren\u00e9e", "Ren\u00e9e"]
+    assert validate_metadata({"agent_id": "   "}, "row")["agent_id"] is None
+    assert validate_metadata({"initial_prompt": "Hello.\nThank you\tfor calling."}, "row")["initial_prompt"] == (
+        "Hello.\nThank you\tfor calling.")
+
+
+def test_a_call_json_the_catalog_cannot_hold_is_left_out_and_the_run_goes_on(tmp_path):
+    """It was: a sidecar's lone surrogate reached call.json, the DuckDB insert raised outside the errors
+    ``reconcile`` caught, and every later run and rebuild crashed until the folder was deleted by hand."""
+    out = tmp_path / "out"
+    (out / "bad").mkdir(parents=True)
+    (out / "bad" / "call.json").write_text(json.dumps({
+        "call_id": "bad", "source": "x.wav", "sha256": "0", "metadata": {"agent_id": "\ud83d"}, "turns": [],
+        "call_metrics": {}, "speakers": [], "events": [], "duration_s": 1.0, "sample_rate": 8000, "channels": 1,
+        "codec": "pcm", "asr": {"model": "m", "language": "en"}, "diarization": {"method": "m", "num_speakers": 0}}))
+    with closing(catalog.connect(out)) as con:
+        catalog.reconcile(con, out)
+        assert con.execute("SELECT count(*) FROM calls").fetchone() == (0,)
+    catalog.rebuild(out)
 
 
 def test_a_queue_vocabulary_from_the_manifest_reaches_the_call(tmp_path):
@@ -247,7 +280,9 @@ def test_redact_masks_long_digit_runs(text, want):
 
 @pytest.mark.parametrize(
     ("text", "want"),
-    [("=SUM(A1)", "'=SUM(A1)"), ("+1", "'+1"), ("-x", "'-x"), ("@cmd", "'@cmd"), ("\tx", "'\tx"), ("ok", "ok")],
+    [("=SUM(A1)", "'=SUM(A1)"), ("+1", "'+1"), ("-x", "'-x"), ("@cmd", "'@cmd"), ("\tx", "'\tx"), ("ok", "ok"),
+     (" =1+1", "' =1+1"), ("\uff1d1+1", "'\uff1d1+1"), ("\u200b=1+1", "'\u200b=1+1"), ("\u00a0 @x", "'\u00a0 @x"),
+     ("\uff0b1", "'\uff0b1"), ("a = b", "a = b"), (" ok", " ok")],
 )
 def test_formula_like_text_is_quoted(text, want):
     assert safe_text(text) == want
@@ -308,3 +343,32 @@ def test_analyze_rejects_what_run_rejects_in_the_same_line(tmp_path, name, sidec
     one = callscope("analyze", audio, "--out", tmp_path / "one")
     assert one.returncode == 2 and one.stderr == f"callscope: metadata error: {error['cause']}\n"
     assert not (tmp_path / "one").exists() and not (tmp_path / "escape").exists()
+
+
+def test_a_call_named_like_something_else_in_dir_leaves_it_alone(tmp_path):
+    """It was: a call ``exports.wav`` replaced (deleted) the analysts' ``DIR/exports/`` with its results."""
+    from pipeline.errors import StageError
+    from pipeline.outputs import store
+
+    out = tmp_path / "out"
+    (out / "exports").mkdir(parents=True)
+    (out / "exports" / "agents.csv").write_text("kept")
+    (out / "README").write_text("kept")
+    for name in ("exports", "README"):
+        with pytest.raises(StageError, match=rf"out/{name} exists and is not a call's results \(no call.json\)"):
+            store.write_files(name, {"call.json": "{}"}, out)
+    assert (out / "exports" / "agents.csv").read_text() == (out / "README").read_text() == "kept"
+    store.write_files("c1", {"call.json": "1"}, out)
+    store.write_files("c1", {"call.json": "2"}, out)  # a call's own results are replaced
+    assert (out / "c1" / "call.json").read_text() == "2"
+
+
+def test_the_run_tidies_only_the_names_its_writers_make(tmp_path):
+    """It was: any ``.*.old`` entry of DIR was renamed back and any ``.*.tmp`` folder deleted."""
+    (tmp_path / "_runs").mkdir()
+    for name in (".keep.old", ".mine.tmp", ".c2.ab12cd.callscope-tmp", ".c1.callscope-old"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "_runs" / ".r.json.1234abcd.callscope-tmp").write_text("")
+    catalog._tidy(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".keep.old", ".mine.tmp", "_runs", "c1"]
+    assert not list((tmp_path / "_runs").iterdir())

@@ -46,6 +46,7 @@ def test_every_default_key_has_a_comment(name):
         ({"roles": {"channel_roles": ["agent", "boss"]}}, r"roles.channel_roles\[1\]: 'boss' is not one of"),
         ({"dynamics": {"backchannel_phrases": "yeah"}}, "dynamics.backchannel_phrases: expected a list"),
         ({"dynamics": {"backchannel_phrases": ["yeah", True]}}, r"dynamics.backchannel_phrases\[1\]: expected str"),
+        ({"run": {"engine": "spark"}}, "run.engine: 'spark' is not one of"),
     ],
 )
 def test_bad_config_names_the_problem(data, match):
@@ -70,6 +71,8 @@ def test_bad_config_names_the_problem(data, match):
         ({"acoustics": {"grade_snr_db": [10.0, 20.0]}}, r"acoustics.grade_snr_db: need \[high, low\] bounds"),
         ({"roles": {"min_confidence": 0.2}}, r"roles.min_confidence: need a probability in \[0.5, 1\]"),
         ({"archive": {"redact_min_digits": 0}}, "archive.redact_min_digits: need a positive value"),
+        ({"run": {"workers": -1}}, "run.workers"),
+        ({"run": {"threads": -2}}, "run.threads"),
         *[({"scoring": {"tone": {"pace_wpm": {"weight": 1.0, "points": points}}}},
            r"scoring\.tone\.pace_wpm: need weight >= 0 and points")
           for points in ([[1, 0], [1, 1]], [[0, 0], [1, 2]], [])],

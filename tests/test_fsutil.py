@@ -54,7 +54,7 @@ def test_a_write_that_raises_midway_leaves_the_old_file_and_no_temporary_file(tm
 def test_a_refused_fsync_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):
     target = tmp_path / "out.txt"
     target.write_text("old\n")
-    fail_fsync_of(monkeypatch, ".tmp")
+    fail_fsync_of(monkeypatch, ".callscope-tmp")
     with pytest.raises(OSError, match="No space left"), atomic_file(target) as handle:
         handle.write("new\n")
     assert target.read_text() == "old\n" and names(tmp_path) == ["out.txt"]

@@ -55,7 +55,7 @@ def test_the_run_survives_the_whole_corpus(corpus_run):
     analyzed = [name for name, want in EXPECT.items() if want == "analyzed"]
     failed = [name for name, want in EXPECT.items() if isinstance(want, tuple)]
     assert (run["analyzed"], run["failed"]) == (len(analyzed), len(failed))
-    assert not [p for p in out.iterdir() if p.name.endswith((".tmp", ".old"))]
+    assert not [p for p in out.iterdir() if p.name.endswith((".callscope-tmp", ".callscope-old"))]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECT))
@@ -216,7 +216,7 @@ def test_sigterm_ends_the_run_cleanly_and_a_rerun_resumes(tmp_path):
     assert first["status"] == "interrupted" and first["finished_at"]
     landed = call_dirs(out)
     assert landed and set(landed) < set(expected["good"])
-    assert not [p for p in out.iterdir() if p.name.endswith((".tmp", ".old"))]
+    assert not [p for p in out.iterdir() if p.name.endswith((".callscope-tmp", ".callscope-old"))]
     for call_id in landed:
         assert json.loads((out / call_id / "call.json").read_text())["call_id"] == call_id
     resumed = callscope("run", root, "--out", out)
@@ -389,7 +389,8 @@ def _assert_resumes(root, out, config, expected):
     assert last["analyzed"] + last["skipped"] == len(expected["good"])
     assert {e["call_id"] for e in last["errors"]} == set(expected["broken"])
     assert call_dirs(out) == expected["good"]
-    assert not [p for p in [*out.iterdir(), *(out / "_runs").iterdir()] if p.name.endswith((".tmp", ".old"))]
+    assert not [p for p in [*out.iterdir(), *(out / "_runs").iterdir()]
+                if p.name.endswith((".callscope-tmp", ".callscope-old"))]
     with duckdb.connect(str(out / "_catalog.duckdb"), read_only=True) as con:
         assert sorted(r[0] for r in con.execute("SELECT call_id FROM calls").fetchall()) == expected["good"]
     return last

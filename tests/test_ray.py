@@ -150,7 +150,7 @@ def test_sigterm_ends_the_run_after_the_calls_in_progress_and_a_rerun_resumes(cl
     assert summary(out)["status"] == "interrupted"
     landed = call_dirs(out)  # those in progress landed too
     assert landed and set(landed) < set(expected["good"])
-    assert not [p for p in out.iterdir() if p.name.endswith((".tmp", ".old"))]
+    assert not [p for p in out.iterdir() if p.name.endswith((".callscope-tmp", ".callscope-old"))]
     again = ray_run(cluster, root, out)
     again.communicate(timeout=600)
     assert summary(out)["analyzed"] + summary(out)["skipped"] == len(expected["good"])

@@ -128,6 +128,20 @@ def test_cli_call_page_plays_the_recording_beside_it(tmp_path, billing):
     assert CliRunner().invoke(main, ["report", "--out", str(out)]).exit_code == 2
 
 
+def test_hostile_text_stays_inside_the_page_s_data_and_a_recording_name_is_a_url(billing):
+    """It was: only ``</`` was escaped, so ``<!--<script>`` in the data made the parser swallow the rest of
+    the page; and ``call #2.wav`` was written as is, a link to ``call `` with a fragment."""
+    hostile = "<!--<script>&amp;</script>-->"
+    speaker = billing["speakers"][0]["id"]
+    doc = json.loads(json.dumps(billing).replace(f'"{speaker}"', f'"{speaker}{hostile}"'))  # everywhere it is named
+    page = report.call_page(doc, Config(), recording="calls/call #2.wav")
+    block = re.search(r'<script type="application/json" id="callscope-data">(.*?)</script>', page, re.S).group(1)
+    assert not re.search("[<>&]", block)
+    assert embedded(page)["speakers"][0]["id"] == speaker + hostile
+    assert page.count("<script") == 2 and page.rstrip().endswith("</html>")
+    assert 'src="calls/call%20%232.wav"' in page
+
+
 def test_every_scripted_interruption_shown_at_its_time(poor, browser, tmp_path):
     doc, truth = poor
     utts = truth["utterances"]

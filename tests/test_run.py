@@ -119,7 +119,7 @@ def test_killed_run_resumes_to_identical_exports_and_a_second_run_is_locked_out(
     assert last["analyzed"] == len(expected["good"]) - len(landed)
     assert summaries(out)[0]["status"] == "interrupted"
     assert call_dirs(out) == expected["good"]
-    assert not [p for p in out.iterdir() if p.name.endswith((".tmp", ".old"))]
+    assert not [p for p in out.iterdir() if p.name.endswith((".callscope-tmp", ".callscope-old"))]
     assert export_all(out, tmp_path / "resumed") == reference
 
 

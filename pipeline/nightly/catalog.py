@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from pipeline.errors import ConfigError
-from pipeline.fsutil import REFUSALS, atomic_file, refused
+from pipeline.fsutil import OLD_SUFFIX, REFUSALS, TMP_SUFFIX, atomic_file, refused
 
 log = logging.getLogger(__name__)
 
@@ -208,13 +208,13 @@ def _call_dirs(out_dir: Path) -> dict[str, Path]:
 
 def _tidy(out_dir: Path) -> None:
     """Undo what a killed or refused write left: temporary directories and run files go; a result moved
-    aside comes back."""
-    for p in out_dir.glob(".*.tmp"):
+    aside comes back. Only the names ``fsutil``'s writers make: anything else in DIR is not the run's."""
+    for p in out_dir.glob(f".*{TMP_SUFFIX}"):
         shutil.rmtree(p, ignore_errors=True)
-    for p in (out_dir / RUNS).glob(".*.tmp"):
+    for p in (out_dir / RUNS).glob(f".*{TMP_SUFFIX}"):
         p.unlink()
-    for old in out_dir.glob(".*.old"):
-        final = out_dir / old.name[1:-4]
+    for old in out_dir.glob(f".*{OLD_SUFFIX}"):
+        final = out_dir / old.name[1:-len(OLD_SUFFIX)]
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)
         else:
@@ -232,7 +232,9 @@ def reconcile(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
         if rows.get(call_id) != (st.st_mtime_ns, st.st_size):
             try:
                 ingest_call(con, path)
-            except (ValueError, KeyError, TypeError) as exc:  # damaged by hand: uncatalogued, so analyzed again
+            # damaged by hand, or text no database holds (a lone surrogate from an older version's sidecar):
+            # uncatalogued, so analyzed again
+            except (ValueError, KeyError, TypeError, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
                 log.warning("%s: call.json unreadable (%s); left out of the catalog", path, exc)
                 forget_call(con, call_id)
     for call_id in sorted(set(rows) - set(dirs)):

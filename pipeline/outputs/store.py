@@ -202,19 +202,25 @@ def write_call(result: CallResult, out_dir: str | Path, document: dict[str, Any]
 
 def write_files(call_id: str, files: dict[str, str], out_dir: str | Path) -> Path:
     """Write ``out_dir/<call_id>/`` with ``files`` (name: text) whole or not at all; an older result is
-    replaced.
+    replaced, anything else of that name (an analyst's ``exports/`` folder, a file) is left alone and the
+    call fails at stage ``write``.
 
     The files go to a hidden temporary directory beside the target, which is then renamed
     (``fsutil.atomic_dir``), so a reader (or a rerun) never sees a partial result. Raises ``OutputError``
     when the output is full or read-only, ``StageError`` (stage ``write``) when it refuses this call only.
     """
     out_dir = Path(out_dir)
+    target = out_dir / call_id
+    if (target.exists() or target.is_symlink()) and not (target.is_dir() and not target.is_symlink()
+                                                         and (target / "call.json").is_file()):
+        raise StageError(call_id, "write", f"{target} exists and is not a call's results (no call.json): "
+                         "left alone; give this call another call_id")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_dir(out_dir / call_id) as tmp:
+        with atomic_dir(target) as tmp:
             for name, text in files.items():
                 (tmp / name).write_text(text, encoding="utf-8")
-        return out_dir / call_id
+        return target
     except OSError as exc:
         if exc.errno in REFUSALS:
             raise refused(out_dir, exc.errno) from exc

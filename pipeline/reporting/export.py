@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -145,8 +146,11 @@ def redact(text: str, min_digits: int) -> str:
 
 
 def safe_text(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula: a leading =, +, -, @, tab or CR is quoted."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """A text cell a spreadsheet will not run as a formula: one that starts with =, +, -, @, tab or CR is
+    quoted, also after spaces and invisible characters, and in full-width form (U+FF1D for =), which
+    spreadsheets read the same way."""
+    shown = unicodedata.normalize("NFKC", text).lstrip(" \u00a0\u200b\u200c\u200d\u2060\ufeff")
+    return "'" + text if text.startswith(FORMULA_START) or shown.startswith(FORMULA_START) else text
 
 
 def number(value: float | None) -> str:

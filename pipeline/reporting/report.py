@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from matplotlib import rc_context
@@ -101,7 +102,10 @@ def _svg(fig: Figure, salt: str) -> str:
 
 
 def _json_script(element_id: str, data: Any) -> str:
-    text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    """``data`` as a JSON block the page's HTML parser cannot leave early: every ``<``, ``>`` and ``&`` is a
+    JSON escape (``</script>`` ends a script, and ``<!--<script>`` makes the parser swallow the page)."""
+    text = json.dumps(data, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
@@ -309,7 +313,8 @@ def call_page(doc: dict[str, Any], config: Config, recording: str | None = None)
              f" · speech {100 * m['speech_ratio']:.0f}% · dead air {m['dead_air_s']:.1f} s · "
              f"interruptions {_num(m['interruptions'])} · backchannels {_num(m['backchannels'])}"
              f" · reliability {_num(m.get('reliability'))}")
-    player = f'<audio id="recording" controls preload="none" src="{_esc(recording)}"></audio>' if recording else ""
+    player = (f'<audio id="recording" controls preload="none" src="{_esc(quote(recording))}"></audio>'
+              if recording else "")  # a URL: "call #2.wav" is not a fragment
     body = (f"<h1>Call {_esc(doc['call_id'])}</h1><p class=\"facts\">{_esc(facts)}</p>{player}"
             f'<h2>Timeline</h2><div class="plot" id="timeline">{timeline_svg(doc)}</div>{_events_html(doc, lanes)}'
             f'<h2>Prosody</h2><div class="plot" id="prosody">{prosody_svg(doc)}</div>'
