@@ -232,6 +232,7 @@ class ArchiveConfig:
     )
     partial_suffixes: tuple[str, ...] = (".part", ".tmp", ".partial", ".crdownload", ".filepart", ".download")
     settle_s: float = 2.0
+    links_outside: bool = False
     excerpt_chars: int = 200
     redact_min_digits: int = 6
 

@@ -1,6 +1,7 @@
 """Archive discovery and metadata, the run fingerprint, lock and summary, export cell rules: no models needed."""
 
 import json
+import os
 import re
 import threading
 import time
@@ -134,6 +135,55 @@ def test_manifest_with_unknown_columns_is_a_config_error(tmp_path):
         scan(tmp_path, FAST)
     with pytest.raises(ConfigError, match="archive is not a directory"):
         scan(tmp_path / "nope", FAST)
+
+
+def test_files_no_read_would_end_and_links_out_of_the_archive_are_named_not_read(tmp_path):
+    """It was: the scan or the hashing hung forever on a FIFO (with or without an extension) or a link to
+    /dev/zero, holding the run's lock; and a link to any readable file outside the archive was analyzed."""
+    archive = tmp_path / "archive"
+    wav(archive / "good.wav")
+    os.mkfifo(archive / "pipe.wav")
+    os.mkfifo(archive / "pipe")
+    (archive / "zero.wav").symlink_to("/dev/zero")
+    wav(tmp_path / "elsewhere" / "secret.wav")
+    (archive / "out.wav").symlink_to(tmp_path / "elsewhere" / "secret.wav")
+    (archive / "in.wav").symlink_to(archive / "good.wav")
+    found = scan(archive, FAST)
+    assert [c.call_id for c in found.calls] == ["good", "in"]
+    assert sorted((r.call_id, r.stage, r.cause.split(": ", 1)[1]) for r in found.rejected) == [
+        ("out", "read", f"links outside the archive (to {tmp_path / 'elsewhere' / 'secret.wav'}); "
+                        "set archive.links_outside to analyze such files"),
+        ("pipe", "read", "not a regular file (a FIFO)"),
+        ("zero", "read", "not a regular file (a character device)")]
+    assert found.left == ((archive / "pipe", "not a regular file (a FIFO)"),)
+    allowed = scan(archive, ArchiveConfig(settle_s=0.3, links_outside=True))
+    assert [c.call_id for c in allowed.calls] == ["good", "in", "out"]
+
+
+def test_a_file_gone_during_the_settle_wait_is_left_for_the_next_run(tmp_path):
+    """It was: FileNotFoundError, a traceback, the run ended."""
+    wav(tmp_path / "stays.wav")
+    wav(tmp_path / "goes.wav")
+    timer = threading.Timer(0.1, (tmp_path / "goes.wav").unlink)
+    timer.start()
+    found = scan(tmp_path, ArchiveConfig(settle_s=1.0))
+    timer.join()
+    assert [c.call_id for c in found.calls] == ["stays"]
+    assert found.left == ((tmp_path / "goes.wav", "gone during the scan"),)
+
+
+def test_a_bad_manifest_row_fails_its_call_only(tmp_path):
+    """It was: a row shorter than the header raised TypeError, and one byte of Latin-1 stopped the run."""
+    for name in ("short", "long", "latin", "fine"):
+        wav(tmp_path / f"{name}.wav")
+    (tmp_path / "calls.csv").write_bytes(b"file,agent_id,queue\nshort.wav,A1\nlong.wav,A2,q,extra\n"
+                                         b"latin.wav,Ren\xe9e,q\nfine.wav,A4,q\n")
+    found = scan(tmp_path, FAST)
+    assert [(c.call_id, c.metadata["agent_id"]) for c in found.calls] == [("fine", "A4")]
+    assert sorted((r.call_id, r.stage, r.cause) for r in found.rejected) == [
+        ("latin", "metadata", f"{tmp_path / 'calls.csv'} line 4: agent_id is not UTF-8 text"),
+        ("long", "metadata", f"{tmp_path / 'calls.csv'} line 3: 4 fields, the header has 3"),
+        ("short", "metadata", f"{tmp_path / 'calls.csv'} line 2: 2 fields, the header has 3")]
 
 
 def test_since_uses_the_start_time_else_the_file_time(tmp_path):

@@ -13,6 +13,7 @@ import csv
 import hashlib
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -31,7 +32,10 @@ from pipeline.metadata import (
 )
 
 MANIFEST = "calls.csv"
+EXTRA, BAD_ROW = "\0extra", "\0bad"  # keys no manifest column can have: surplus fields, an unreadable row
 # (offset, bytes) of the containers the decoders read
+FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+              stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
 MAGIC = ((0, b"RIFF"), (0, b"RF64"), (0, b"fLaC"), (0, b"OggS"), (0, b"ID3"), (0, b"FORM"), (0, b"caff"),
          (0, b".snd"), (0, b"#!AMR"), (0, b"\x1a\x45\xdf\xa3"), (0, b"\x30\x26\xb2\x75"), (4, b"ftyp"))
 
@@ -103,25 +107,48 @@ def parse_date(text: str, name: str = "date") -> date:
 
 
 def read_manifest(archive: Path) -> dict[Path, dict[str, str]]:
-    """Rows of ``ARCHIVE/calls.csv`` by resolved file path; ``ConfigError`` when its header is wrong."""
+    """Rows of ``ARCHIVE/calls.csv`` by resolved file path; ``ConfigError`` when its header is wrong.
+
+    A row the file's recording can still be told from, but whose fields cannot be read (fewer or more
+    than the header's, bytes that are not UTF-8), maps to ``{BAD_ROW: cause}``: that call fails on its
+    metadata, the others go on. Names stay bytes where they are not UTF-8, as the file system's are.
+    """
     path = archive / MANIFEST
     if not path.is_file():
         return {}
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
+        with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
+            reader = csv.DictReader(handle, restkey=EXTRA)
             header = reader.fieldnames or []
             bad = sorted(set(header) - {"file", *FIELDS})
             if "file" not in header or bad:
                 raise ConfigError(f"{path}: columns must be 'file' and any of {', '.join(FIELDS)}"
                                   + (f"; unknown {', '.join(map(repr, bad))}" if bad else ""))
-            return {(archive / row["file"]).resolve(): {k: v for k, v in row.items() if k != "file"}
-                    for row in reader}
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            rows = {}
+            for row in reader:
+                if not row.get("file"):
+                    continue  # no recording to tell: nothing to analyze with it
+                rows[(archive / row["file"]).resolve()] = _manifest_row(row, f"{path} line {reader.line_num}",
+                                                                         len(header))
+            return rows
+    except (OSError, csv.Error) as exc:
         raise ConfigError(f"{path}: cannot read the manifest ({exc})") from None
 
 
+def _manifest_row(row: dict[str, Any], where: str, width: int) -> dict[str, str]:
+    """A manifest row's metadata fields, or ``{BAD_ROW: cause}``."""
+    if EXTRA in row or None in row.values():
+        count = width + len(row.get(EXTRA, [])) - sum(v is None for v in row.values())
+        return {BAD_ROW: f"{where}: {count} fields, the header has {width}"}
+    for key, value in row.items():
+        if any("\udc80" <= c <= "\udcff" for c in value):  # an undecodable byte, as surrogateescape keeps it
+            return {BAD_ROW: f"{where}: {key} is not UTF-8 text"}
+    return {k: v for k, v in row.items() if k != "file"}
+
+
 def _metadata(path: Path, row: dict[str, str] | None) -> dict[str, Any]:
+    if row and BAD_ROW in row:
+        raise MetadataError(row[BAD_ROW])
     sidecar = sidecar_path(path)
     if not sidecar.is_file():
         return validate_metadata(row or {}, str(path))
@@ -129,39 +156,65 @@ def _metadata(path: Path, row: dict[str, str] | None) -> dict[str, Any]:
 
 
 def _candidates(archive: Path, config: ArchiveConfig) -> tuple[list[Path], list[tuple[Path, str]], list[Rejected]]:
-    """Audio files, files left for a later run, and audio names that cannot be looked at (a symlink loop)."""
+    """Audio files, files left for a later run, and audio names that cannot be analyzed: a symlink loop,
+    something that is not a regular file (a FIFO, a device: reading it would never end), a link out of the
+    archive (``archive.links_outside``)."""
     found, left, broken = [], [], []
+    inside = archive.resolve()
     for root, dirs, files in os.walk(archive):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
             if name.startswith("."):
                 left.append((path, "hidden"))
-            elif name.lower().endswith(config.partial_suffixes):
+                continue
+            if name.lower().endswith(config.partial_suffixes):
                 left.append((path, "partial"))
-            elif is_audio(path, config):
-                try:
-                    path.stat()
-                except OSError as exc:
+                continue
+            try:
+                kind = stat.S_IFMT(path.stat().st_mode)
+            except OSError as exc:
+                if path.suffix.lower() in config.audio_extensions:
                     broken.append(Rejected(path, path.stem, "read", f"{path}: {exc.strerror or exc}"))
-                    continue
-                found.append(path)
+                continue
+            if kind != stat.S_IFREG:
+                if path.suffix.lower() in config.audio_extensions:
+                    broken.append(Rejected(path, path.stem, "read", f"{path}: not a regular file "
+                                           f"({FILE_KINDS.get(kind, 'special file')})"))
+                else:
+                    left.append((path, f"not a regular file ({FILE_KINDS.get(kind, 'special file')})"))
+                continue
+            if not is_audio(path, config):
+                continue
+            target = path.resolve()
+            if not config.links_outside and not target.is_relative_to(inside):
+                broken.append(Rejected(path, path.stem, "read", f"{path}: links outside the archive (to {target}); "
+                                       "set archive.links_outside to analyze such files"))
+                continue
+            found.append(path)
     return found, left, broken
 
 
 def _settled(paths: list[Path], settle_s: float) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Files modified within ``settle_s`` are looked at again after it: still changing, they are left."""
-    def state(path: Path) -> tuple[int, int]:
-        st = path.stat()
+    """Files modified within ``settle_s`` are looked at again after it: still changing (or gone), they are left."""
+    def state(path: Path) -> tuple[int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:  # renamed or deleted meanwhile
+            return None
         return st.st_size, st.st_mtime_ns
 
     now = time.time()
     first = {p: state(p) for p in paths}
-    recent = [p for p, (_, mtime_ns) in first.items() if now - mtime_ns / 1e9 < settle_s]
+    gone = {p for p, s in first.items() if s is None}
+    recent = [p for p, s in first.items() if s is not None and now - s[1] / 1e9 < settle_s]
     if recent:
         time.sleep(max(0.0, settle_s - min(now - first[p][1] / 1e9 for p in recent)))
-    growing = {p for p in recent if state(p) != first[p]}
-    return [p for p in paths if p not in growing], [(p, "still being written") for p in sorted(growing)]
+    later = {p: state(p) for p in recent}
+    gone |= {p for p, s in later.items() if s is None}
+    growing = {p for p, s in later.items() if s is not None and s != first[p]}
+    return ([p for p in paths if p not in growing | gone],
+            [(p, "still being written") for p in sorted(growing)] + [(p, "gone during the scan") for p in sorted(gone)])
 
 
 def scan(archive: str | Path, config: ArchiveConfig, since: date | None = None) -> Archive:
@@ -175,7 +228,11 @@ def scan(archive: str | Path, config: ArchiveConfig, since: date | None = None) 
     calls: list[CallFile] = []
     owner: dict[str, Path] = {}
     for path in paths:
-        mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(microsecond=0)
+        try:
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(microsecond=0)
+        except OSError:
+            growing.append((path, "gone during the scan"))
+            continue
         try:
             metadata = _metadata(path, manifest.get(path.resolve()))
             call_id = call_id_for(path, metadata.pop("call_id"))
