@@ -184,8 +184,10 @@ def run(archive_dir: Path, out_dir: Path, config_path: Path | None, engine: str 
 @click.option("--from", "date_from", help="First day (YYYY-MM-DD) of the calls' start.")
 @click.option("--to", "date_to", help="Last day (YYYY-MM-DD), inclusive.")
 @click.option("--agent", help="Only this agent's calls.")
-@click.option("--redact", is_flag=True, help="Mask card, account and phone-like digit runs in transcript text.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration (archive.*).")
+@click.option("--redact", is_flag=True, help="Mask card, account and phone numbers and e-mail addresses in "
+              "transcript text (redaction.*).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="YAML configuration (archive.*, redaction.*).")
 def export(db_dir: Path, level: str, fmt: str, out: Path, date_from: str | None, date_to: str | None,
            agent: str | None, redact: bool, config_path: Path | None) -> None:
     """Write an analysts' report (CSV or Parquet) and its data dictionary (OUT.dictionary.md)."""
@@ -195,7 +197,7 @@ def export(db_dir: Path, level: str, fmt: str, out: Path, date_from: str | None,
     try:
         table, dictionary = write_export(db_dir, level, fmt, out, date_from=_date(date_from, "--from"),
                                          date_to=_date(date_to, "--to"), agent=agent, redact_digits=redact,
-                                         config=config.archive)
+                                         config=config)
     except CallscopeError as exc:
         click.echo(f"callscope: {exc}", err=True)
         sys.exit(2)

@@ -234,7 +234,16 @@ class ArchiveConfig:
     settle_s: float = 2.0
     links_outside: bool = False
     excerpt_chars: int = 200
-    redact_min_digits: int = 6
+
+
+@dataclass(frozen=True)
+class RedactionConfig:
+    """What is masked before anything is stored (``enabled``) or exported (``callscope export --redact``)."""
+
+    enabled: bool = False
+    min_digits: int = 6
+    spoken_digits: bool = True
+    emails: bool = True
 
 
 @dataclass(frozen=True)
@@ -263,6 +272,7 @@ class Config:
     cues: CuesConfig = field(default_factory=CuesConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 
@@ -438,4 +448,4 @@ def check(config: Config) -> None:
     a = config.archive
     _not_negative(a, "archive", "settle_s", "excerpt_chars")
     _not_negative(config.run, "run", "call_timeout_s", "workers", "threads")
-    _positive(a, "archive", "redact_min_digits")
+    _positive(config.redaction, "redaction", "min_digits")

@@ -86,6 +86,7 @@ class Transcript:
     language: str
     hotwords: str | None = None
     initial_prompt: str | None = None
+    redacted: bool = False
 
 
 @dataclass(frozen=True)

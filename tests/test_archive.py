@@ -11,14 +11,16 @@ from datetime import date
 import pytest
 import soundfile as sf
 
-from pipeline.config import ArchiveConfig, Config, with_overrides
+from pipeline.config import ArchiveConfig, Config, RedactionConfig, with_overrides
+from pipeline.conversation.redaction import redact_text, redact_transcript
 from pipeline.errors import BusyError, ConfigError, MetadataError
 from pipeline.metadata import metadata_from_dict, validate_metadata
 from pipeline.models.identity import identities
 from pipeline.nightly import batch, catalog
 from pipeline.nightly.archive import CallFile, call_metadata, scan
 from pipeline.nightly.engine import CallOutcome, annotate
-from pipeline.reporting.export import number, redact, safe_text
+from pipeline.reporting.export import number, safe_text
+from pipeline.types import Transcript, Word
 
 from .conftest import tone
 
@@ -322,10 +324,35 @@ def test_lock_refuses_a_second_holder(tmp_path):
         ("call 555-123-4567 or 020 7946 0958", "call ###-###-#### or ### #### ####"),
         ("account 12345678.", "account ########."),
         ("order 12345 on 2 May, room 101", "order 12345 on 2 May, room 101"),
+        ("it is 4111, 1111, 1111, 1111.", "it is ####, ####, ####, ####."),  # these were missed
+        ("4111  1111", "####  ####"),
+        ("five five one two three four", "# # # # # #"),
+        ("Four one one one, one one one one.", "# # # #, # # # #."),
+        ("five five one two", "five five one two"),
+        ("4111 1111 mhm 1111 1111 thanks", "#### #### mhm #### #### thanks"),
+        ("write to ann.lee@example.com today", "write to [email] today"),
+        ("it's ann at example dot com please", "it's [email] please"),
+        ("write to me at donsmithatgmail.com.", "write to me at [email]."),
+        ("see harpervalley.com", "see harpervalley.com"),
+        ("to me at John Smith at gmail .com", "to me at John [email]"),
+        ("john dot smith at mail dot example dot co dot uk", "[email]"),
+        ("I have 2 kids and 3 dogs", "I have 2 kids and 3 dogs"),
     ],
 )
-def test_redact_masks_long_digit_runs(text, want):
-    assert redact(text, 6) == want
+def test_redact_masks_numbers_and_email_addresses(text, want):
+    assert redact_text(text, RedactionConfig()) == want
+
+
+def test_redaction_spans_a_channel_s_turns_and_leaves_the_other_channel():
+    """A card read in two breaths around the other party's "mhm": one number on stereo and on mono."""
+    said = [(0, "my"), (0, "card"), (0, "4111"), (0, "1111"), (1, "mhm"), (0, "1111"), (0, "1111"), (1, "okay"),
+            (0, "mail"), (0, "ann"), (0, "at"), (0, "example"), (0, "dot"), (0, "com")]
+    for mono in (False, True):
+        words = tuple(Word(i, i + 0.5, text, 0.9, -1 if mono else channel) for i, (channel, text) in enumerate(said))
+        out = redact_transcript(Transcript(words, "m", "int8", "en"), RedactionConfig())
+        assert [w.text for w in out.words] == ["my", "card", "####", "####", "mhm", "####", "####", "okay", "mail",
+                                               "[email]"]
+        assert out.redacted and (out.words[-1].start, out.words[-1].end) == (9, 13.5)
 
 
 @pytest.mark.parametrize(

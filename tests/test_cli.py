@@ -98,3 +98,33 @@ def test_a_sidecar_gives_the_call_its_own_vocabulary(tmp_path):
     assert proc.returncode == 0, proc.stderr
     asr = json.loads((tmp_path / "out" / "billing" / "call.json").read_text())["asr"]
     assert (asr["hotwords"], asr["initial_prompt"]) == ("Northwind", "Northwind support.")
+
+
+def test_redaction_masks_numbers_and_addresses_in_every_stored_output(tmp_path):
+    """It was: only the CSV excerpt of `export --redact` was masked; call.json, the transcript, the catalog
+    and the report page kept the card number. Now the words are masked before any stage sees them, so
+    call.json and the transcript hold none (the catalog and the pages are made from call.json)."""
+    import numpy as np
+
+    from scripts.make_samples import SR, speak
+
+    agent = speak("Thank you for calling. Can I have your card number and your email, please?", ("en-us", 150, 50))
+    customer = speak("Sure, my card number is four five three two, seven seven one eight, three nine zero six, two two "
+                     "four one. You can write to me at john smith at gmail dot com.", ("en-gb+m3", 130, 35))
+    call = np.zeros((2, agent.size + customer.size + 3 * SR), np.float32)
+    call[0, SR // 2:SR // 2 + agent.size] = agent
+    start = SR + agent.size
+    call[1, start:start + customer.size] = customer
+    sf.write(tmp_path / "card.wav", call.T, SR)
+    (tmp_path / "redact.yaml").write_text("redaction:\n  enabled: true\n")
+    texts = {}
+    for name, extra in (("plain", []), ("masked", ["--config", tmp_path / "redact.yaml"])):
+        proc = callscope("analyze", tmp_path / "card.wav", "--out", tmp_path / name, *extra)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads((tmp_path / name / "card" / "call.json").read_text())
+        said = [t["text"] for t in doc["turns"]] + [w["text"] for w in doc["words"]]
+        texts[name] = ("\n".join(said) + (tmp_path / name / "card" / "card.txt").read_text(), doc["asr"]["redacted"])
+    plain, masked = texts["plain"][0], texts["masked"][0]
+    assert re.search(r"(\d[\s,.-]*){12}", plain) and texts["plain"][1] is False  # the ASR wrote the card down
+    assert not re.search(r"(\d[\s,.-]*){6}", masked) and "# # # #" in masked and texts["masked"][1] is True
+    assert "gmail" in plain.lower() and "gmail" not in masked.lower() and "[email]" in masked

@@ -140,6 +140,7 @@ def call_document(result: CallResult) -> dict[str, Any]:
             "language": result.transcript.language,
             "hotwords": result.transcript.hotwords,
             "initial_prompt": result.transcript.initial_prompt,
+            "redacted": result.transcript.redacted,
         },
         "diarization": {
             "method": result.diarization.method,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -20,7 +19,8 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline import __version__
-from pipeline.config import ArchiveConfig
+from pipeline.config import Config, RedactionConfig
+from pipeline.conversation.redaction import redact_text
 from pipeline.fsutil import atomic_file
 from pipeline.nightly.catalog import connect
 from pipeline.types import SCORES
@@ -50,7 +50,7 @@ DEFINITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "role": ("agent, customer or unknown (stereo channel roles from the metadata)", ()),
     "channel": ("audio channel of the speaker (empty: the mix)", ()),
     "excerpt": ("start of the transcript, turns joined by ' / '", ("archive.excerpt_chars",
-                                                                   "archive.redact_min_digits")),
+                                                                   "redaction.min_digits")),
     "calls": ("calls with a speaker of role agent for this agent", ()),
     "hours": ("audio hours of those calls", ()),
     "speech_ratio": ("share of the call with someone speaking", ("vad.threshold",)),
@@ -138,13 +138,6 @@ class _Selection:
     names: dict[str, list[str]]  # kind -> names in document order
 
 
-def redact(text: str, min_digits: int) -> str:
-    """Mask every digit of a run of ``min_digits`` or more digits, with single spaces, dots or dashes
-    allowed between them (card, account and phone numbers)."""
-    pattern = re.compile(rf"\d(?:[ .\-]?\d){{{min_digits - 1},}}")
-    return pattern.sub(lambda m: re.sub(r"\d", "#", m.group()), text)
-
-
 def safe_text(text: str) -> str:
     """A text cell a spreadsheet will not run as a formula: one that starts with =, +, -, @, tab or CR is
     quoted, also after spaces and invisible characters, and in full-width form (U+FF1D for =), which
@@ -195,7 +188,7 @@ HEAD = (Column("call_id", "text"), Column("date", "date"), Column("started_at", 
         Column("queue", "text"), Column("direction", "text"))
 
 
-def _call_table(sel: _Selection, redact_digits: int | None, excerpt_chars: int) -> Table:
+def _call_table(sel: _Selection, redact: RedactionConfig | None, excerpt_chars: int) -> Table:
     names = sel.names.get("call", [])
     per_role = [(r, "metric", "talk_ratio") for r in ROLES] + [(r, "score", s) for r in ROLES for s in SCORES]
     first: dict[tuple[str, str], str] = {}
@@ -205,7 +198,7 @@ def _call_table(sel: _Selection, redact_digits: int | None, excerpt_chars: int) 
     for c in sel.calls:
         figures = sel.values.get((c[0], None, "call"), {})
         text = c[10] or ""
-        text = redact(text, redact_digits) if redact_digits else text
+        text = redact_text(text, redact) if redact else text
         rows.append((*c[:10], *(figures.get(n) for n in names),
                      *(sel.values.get((c[0], first.get((c[0], r)), kind), {}).get(n) for r, kind, n in per_role),
                      " / ".join(text.splitlines())[:excerpt_chars]))
@@ -262,12 +255,12 @@ def aggregate_agents(speakers: Table) -> Table:
 
 
 def build(con, level: Level, *, date_from: date | None = None, date_to: date | None = None, agent: str | None = None,
-          redact_digits: int | None = None, excerpt_chars: int = 200) -> Table:
+          redact: RedactionConfig | None = None, excerpt_chars: int = 200) -> Table:
     """The rows of one level over the calls that started from ``date_from`` to ``date_to`` (inclusive) of
-    ``agent``; ``redact_digits``: mask digit runs of that length or more in transcript text."""
+    ``agent``; ``redact``: mask numbers and e-mail addresses in transcript text (``redaction.redact_text``)."""
     sel = _select(con, date_from, date_to, agent)
     if level == "call":
-        return _call_table(sel, redact_digits, excerpt_chars)
+        return _call_table(sel, redact, excerpt_chars)
     speakers = _speaker_table(sel)
     return speakers if level == "speaker" else aggregate_agents(speakers)
 
@@ -332,16 +325,16 @@ def _lookup(doc: dict[str, Any] | None, key: str) -> Any:
 
 def export(db_dir: str | Path, level: Level, fmt: Format, out: str | Path, *, date_from: date | None = None,
            date_to: date | None = None, agent: str | None = None, redact_digits: bool = False,
-           config: ArchiveConfig | None = None) -> tuple[Table, Path]:
+           config: Config | None = None) -> tuple[Table, Path]:
     """Write one report and its data dictionary (``OUT.dictionary.md``), each atomically; return the table and
-    the dictionary path."""
-    config = config or ArchiveConfig()
+    the dictionary path. ``redact_digits``: mask numbers and e-mail addresses in the transcript excerpt as
+    ``config.redaction`` says (calls analyzed with ``redaction.enabled`` are masked everywhere already)."""
+    config = config or Config()
     out = Path(out)
     con = connect(db_dir, read_only=True)
     try:
         table = build(con, level, date_from=date_from, date_to=date_to, agent=agent,
-                      redact_digits=config.redact_min_digits if redact_digits else None,
-                      excerpt_chars=config.excerpt_chars)
+                      redact=config.redaction if redact_digits else None, excerpt_chars=config.archive.excerpt_chars)
         settings = {f: json.loads(s) for f, s in con.execute(
             "SELECT fingerprint, any_value(settings) FROM runs GROUP BY fingerprint").fetchall()}
     finally:
