@@ -232,15 +232,16 @@ class ArchiveConfig:
     )
     partial_suffixes: tuple[str, ...] = (".part", ".tmp", ".partial", ".crdownload", ".filepart", ".download")
     settle_s: float = 2.0
-    links_outside: bool = False
+    follow_outside_links: bool = False
     excerpt_chars: int = 200
 
 
 @dataclass(frozen=True)
-class RedactionConfig:
-    """What is masked before anything is stored (``enabled``) or exported (``callscope export --redact``)."""
+class PrivacyConfig:
+    """Card, account and phone numbers and e-mail addresses: masked before anything is stored (``redact``), or
+    in exports (``callscope export --redact``)."""
 
-    enabled: bool = False
+    redact: bool = False
     min_digits: int = 6
     spoken_digits: bool = True
     emails: bool = True
@@ -272,7 +273,7 @@ class Config:
     cues: CuesConfig = field(default_factory=CuesConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
-    redaction: RedactionConfig = field(default_factory=RedactionConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 
@@ -448,4 +449,5 @@ def check(config: Config) -> None:
     a = config.archive
     _not_negative(a, "archive", "settle_s", "excerpt_chars")
     _not_negative(config.run, "run", "call_timeout_s", "workers", "threads")
-    _positive(config.redaction, "redaction", "min_digits")
+    _need(config.privacy.min_digits >= 4, "privacy.min_digits", "4 digits or more (fewer would mask times and "
+          "amounts)", config.privacy.min_digits)

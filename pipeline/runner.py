@@ -82,8 +82,8 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
     with _stage("asr", call_id, timings, hook):
         hinted = dataclasses.replace(config.asr, **metadata.asr_hints()) if metadata else config.asr
         transcript = transcribe.transcribe(asr.model_for(hinted), rec.samples, hinted, per_channel=method == "channels")
-        if config.redaction.enabled:  # before anything downstream sees the words
-            transcript = redaction.redact_transcript(transcript, config.redaction)
+        if config.privacy.redact:  # before anything downstream sees the words
+            transcript = redaction.redact_transcript(transcript, config.privacy)
     with _stage("diarize", call_id, timings, hook):
         if method == "channels":
             diar = channels.diarize_channels(channel_spans, rec.samples, config.diarization)

@@ -116,7 +116,7 @@ def test_redaction_masks_numbers_and_addresses_in_every_stored_output(tmp_path):
     start = SR + agent.size
     call[1, start:start + customer.size] = customer
     sf.write(tmp_path / "card.wav", call.T, SR)
-    (tmp_path / "redact.yaml").write_text("redaction:\n  enabled: true\n")
+    (tmp_path / "redact.yaml").write_text("privacy:\n  redact: true\n")
     texts = {}
     for name, extra in (("plain", []), ("masked", ["--config", tmp_path / "redact.yaml"])):
         proc = callscope("analyze", tmp_path / "card.wav", "--out", tmp_path / name, *extra)

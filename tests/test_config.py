@@ -70,7 +70,7 @@ def test_bad_config_names_the_problem(data, match):
         ({"dynamics": {"dead_air_s": 0.1}}, "dynamics.dead_air_s: need more than min_pause_s"),
         ({"acoustics": {"grade_snr_db": [10.0, 20.0]}}, r"acoustics.grade_snr_db: need \[high, low\] bounds"),
         ({"roles": {"min_confidence": 0.2}}, r"roles.min_confidence: need a probability in \[0.5, 1\]"),
-        ({"redaction": {"min_digits": 0}}, "redaction.min_digits: need a positive value"),
+        ({"privacy": {"min_digits": 3}}, r"privacy.min_digits: need 4 digits or more"),
         ({"run": {"workers": -1}}, "run.workers"),
         ({"run": {"threads": -2}}, "run.threads"),
         *[({"scoring": {"tone": {"pace_wpm": {"weight": 1.0, "points": points}}}},

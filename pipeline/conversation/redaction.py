@@ -14,12 +14,12 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from pipeline.config import RedactionConfig
+from pipeline.config import PrivacyConfig
 from pipeline.types import Transcript, Word
 
 SPOKEN_DIGITS = {"zero", "oh", "o", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
-FILLERS = {"uh", "um", "er", "ah", "mhm", "mm", "hmm", "uh-huh", "okay", "ok", "yeah", "yes", "right", "and",
-           "then", "dash", "space"}  # said inside a number without ending it
+FILLERS = {"uh", "um", "er", "ah", "mhm", "mm", "hmm", "uh-huh", "okay", "ok", "yeah", "yes", "right", "dash",
+           "space"}  # said inside a number without ending it ("and" is not: "between 2019 and 2021")
 NUMBER = re.compile(r"[\d.,\-/()+#]*\d[\d.,\-/()+#]*")  # digits and the separators written between them
 DOMAINS = {"com", "net", "org", "edu", "gov", "io", "co", "uk", "de", "fr", "us", "ca", "info", "biz"}
 # written, and as a small ASR runs a spoken one together ("donsmithatgmail.com" for "don smith at gmail dot com")
@@ -99,7 +99,7 @@ def redact_words(words: list[Word], min_digits: int, spoken_digits: bool = True,
     return [dataclasses.replace(w, text=_mask(w.text)) if i in hits else w for i, w in enumerate(words)]
 
 
-def redact_transcript(transcript: Transcript, config: RedactionConfig) -> Transcript:
+def redact_transcript(transcript: Transcript, config: PrivacyConfig) -> Transcript:
     """The transcript with ``redact_words`` applied to each channel's words (all of a mono call's)."""
     out: list[Word] = []
     for channel in sorted({w.channel for w in transcript.words}):
@@ -109,7 +109,7 @@ def redact_transcript(transcript: Transcript, config: RedactionConfig) -> Transc
     return dataclasses.replace(transcript, words=tuple(out), redacted=True)
 
 
-def redact_text(text: str, config: RedactionConfig) -> str:
+def redact_text(text: str, config: PrivacyConfig) -> str:
     """``text`` with its numbers and e-mail addresses masked the same way, spacing kept."""
     parts = re.split(r"(\s+)", text)  # words at even indexes, the spaces between them at odd ones
     texts = [EMAIL.sub(MASK_EMAIL, t) for t in parts[::2]] if config.emails else parts[::2]

@@ -158,7 +158,7 @@ def _metadata(path: Path, row: dict[str, str] | None) -> dict[str, Any]:
 def _candidates(archive: Path, config: ArchiveConfig) -> tuple[list[Path], list[tuple[Path, str]], list[Rejected]]:
     """Audio files, files left for a later run, and audio names that cannot be analyzed: a symlink loop,
     something that is not a regular file (a FIFO, a device: reading it would never end), a link out of the
-    archive (``archive.links_outside``)."""
+    archive (``archive.follow_outside_links``)."""
     found, left, broken = [], [], []
     inside = archive.resolve()
     for root, dirs, files in os.walk(archive):
@@ -187,9 +187,9 @@ def _candidates(archive: Path, config: ArchiveConfig) -> tuple[list[Path], list[
             if not is_audio(path, config):
                 continue
             target = path.resolve()
-            if not config.links_outside and not target.is_relative_to(inside):
+            if not config.follow_outside_links and not target.is_relative_to(inside):
                 broken.append(Rejected(path, path.stem, "read", f"{path}: links outside the archive (to {target}); "
-                                       "set archive.links_outside to analyze such files"))
+                                       "set archive.follow_outside_links to analyze such files"))
                 continue
             found.append(path)
     return found, left, broken

@@ -151,9 +151,14 @@ class _Ledger:
         catalog.ingest_run(self.con, doc)
 
     def record(self, outcome: CallOutcome) -> None:
-        """Catalogue an analyzed call and count its outcome; a skipped call changes nothing to save."""
+        """Catalogue an analyzed call and count its outcome; a skipped call changes nothing to save. A call the
+        catalog cannot hold fails alone, stage ``catalog``."""
         if outcome.status == "analyzed":
-            catalog.ingest_call(self.con, self.out_dir / outcome.call_id)
+            try:
+                catalog.ingest_call(self.con, self.out_dir / outcome.call_id)
+            except catalog.UNCATALOGUABLE as exc:
+                cause = f"cannot be catalogued ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                outcome = dataclasses.replace(outcome, status="failed", audio_s=0.0, stage="catalog", cause=cause)
         self.summary.record(outcome, self.keys.get(outcome.file))
         if outcome.status != "skipped":
             self.save()

@@ -138,6 +138,11 @@ def _metric_rows(call_id: str, speaker: str | None, kind: str, values: dict[str,
             for pos, (name, v) in enumerate(values.items())]
 
 
+# what a call.json the catalog cannot hold raises: damaged by hand (bad JSON, a key missing), or text no database
+# holds (a lone surrogate that an older version let through from a sidecar)
+UNCATALOGUABLE = (ValueError, KeyError, TypeError, duckdb.InvalidInputException, duckdb.ConversionException)
+
+
 def ingest_call(con: duckdb.DuckDBPyConnection, call_dir: Path) -> None:
     """Replace one call's rows with what its call.json says, in one transaction."""
     doc_path = call_dir / "call.json"
@@ -232,9 +237,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, out_dir: Path) -> None:
         if rows.get(call_id) != (st.st_mtime_ns, st.st_size):
             try:
                 ingest_call(con, path)
-            # damaged by hand, or text no database holds (a lone surrogate from an older version's sidecar):
-            # uncatalogued, so analyzed again
-            except (ValueError, KeyError, TypeError, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+            except UNCATALOGUABLE as exc:  # damaged by hand, or from an older version: uncatalogued, so analyzed again
                 log.warning("%s: call.json unreadable (%s); left out of the catalog", path, exc)
                 forget_call(con, call_id)
     for call_id in sorted(set(rows) - set(dirs)):

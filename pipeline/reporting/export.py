@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pipeline import __version__
-from pipeline.config import Config, RedactionConfig
+from pipeline.config import Config, PrivacyConfig
 from pipeline.conversation.redaction import redact_text
 from pipeline.fsutil import atomic_file
 from pipeline.nightly.catalog import connect
@@ -50,7 +50,7 @@ DEFINITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "role": ("agent, customer or unknown (stereo channel roles from the metadata)", ()),
     "channel": ("audio channel of the speaker (empty: the mix)", ()),
     "excerpt": ("start of the transcript, turns joined by ' / '", ("archive.excerpt_chars",
-                                                                   "redaction.min_digits")),
+                                                                   "privacy.min_digits")),
     "calls": ("calls with a speaker of role agent for this agent", ()),
     "hours": ("audio hours of those calls", ()),
     "speech_ratio": ("share of the call with someone speaking", ("vad.threshold",)),
@@ -188,7 +188,7 @@ HEAD = (Column("call_id", "text"), Column("date", "date"), Column("started_at", 
         Column("queue", "text"), Column("direction", "text"))
 
 
-def _call_table(sel: _Selection, redact: RedactionConfig | None, excerpt_chars: int) -> Table:
+def _call_table(sel: _Selection, redact: PrivacyConfig | None, excerpt_chars: int) -> Table:
     names = sel.names.get("call", [])
     per_role = [(r, "metric", "talk_ratio") for r in ROLES] + [(r, "score", s) for r in ROLES for s in SCORES]
     first: dict[tuple[str, str], str] = {}
@@ -255,7 +255,7 @@ def aggregate_agents(speakers: Table) -> Table:
 
 
 def build(con, level: Level, *, date_from: date | None = None, date_to: date | None = None, agent: str | None = None,
-          redact: RedactionConfig | None = None, excerpt_chars: int = 200) -> Table:
+          redact: PrivacyConfig | None = None, excerpt_chars: int = 200) -> Table:
     """The rows of one level over the calls that started from ``date_from`` to ``date_to`` (inclusive) of
     ``agent``; ``redact``: mask numbers and e-mail addresses in transcript text (``redaction.redact_text``)."""
     sel = _select(con, date_from, date_to, agent)
@@ -328,13 +328,13 @@ def export(db_dir: str | Path, level: Level, fmt: Format, out: str | Path, *, da
            config: Config | None = None) -> tuple[Table, Path]:
     """Write one report and its data dictionary (``OUT.dictionary.md``), each atomically; return the table and
     the dictionary path. ``redact_digits``: mask numbers and e-mail addresses in the transcript excerpt as
-    ``config.redaction`` says (calls analyzed with ``redaction.enabled`` are masked everywhere already)."""
+    ``config.privacy`` says (calls analyzed with ``privacy.redact`` are masked everywhere already)."""
     config = config or Config()
     out = Path(out)
     con = connect(db_dir, read_only=True)
     try:
         table = build(con, level, date_from=date_from, date_to=date_to, agent=agent,
-                      redact=config.redaction if redact_digits else None, excerpt_chars=config.archive.excerpt_chars)
+                      redact=config.privacy if redact_digits else None, excerpt_chars=config.archive.excerpt_chars)
         settings = {f: json.loads(s) for f, s in con.execute(
             "SELECT fingerprint, any_value(settings) FROM runs GROUP BY fingerprint").fetchall()}
     finally:
