@@ -11,12 +11,13 @@ from datetime import date
 import pytest
 import soundfile as sf
 
+from pipeline.audio.decode import file_sha256
 from pipeline.config import ArchiveConfig, Config, with_overrides
 from pipeline.errors import BusyError, ConfigError, MetadataError
 from pipeline.metadata import metadata_from_dict, validate_metadata
 from pipeline.models.identity import identities
 from pipeline.nightly import batch, catalog
-from pipeline.nightly.archive import CallFile, call_metadata, scan
+from pipeline.nightly.archive import CallFile, call_metadata, metadata_sha256, scan
 from pipeline.nightly.engine import CallOutcome, annotate
 from pipeline.reporting.export import number, safe_text
 
@@ -68,10 +69,10 @@ def test_names_are_one_spelling_per_agent():
         "Hello.\nThank you\tfor calling.")
 
 
-def call_json(call_id, agent_id="A1"):
-    """The least call.json the catalog reads."""
+def call_json(call_id, agent_id="A1", **keys):
+    """The least call.json the catalog reads; ``keys``: sha256, fingerprint, metadata_sha256."""
     return json.dumps({
-        "call_id": call_id, "source": "x.wav", "sha256": "0", "metadata": {"agent_id": agent_id}, "turns": [],
+        "call_id": call_id, "source": "x.wav", "sha256": "0", **keys, "metadata": {"agent_id": agent_id}, "turns": [],
         "call_metrics": {}, "speakers": [], "events": [], "duration_s": 1.0, "sample_rate": 8000, "channels": 1,
         "codec": "pcm", "asr": {"model": "m", "language": "en"}, "diarization": {"method": "m", "num_speakers": 0}})
 
@@ -308,7 +309,9 @@ class LandingEngine(StubEngine):
         for call in calls:
             (out_dir / call.call_id).mkdir(parents=True)
             agent = "\ud83d" if call.call_id.startswith("bad") else "A1"
-            (out_dir / call.call_id / "call.json").write_text(call_json(call.call_id, agent))
+            (out_dir / call.call_id / "call.json").write_text(call_json(
+                call.call_id, agent, sha256=file_sha256(call.path), fingerprint=fingerprint,
+                metadata_sha256=metadata_sha256(call)))
             yield CallOutcome(call.call_id, str(call.path), "analyzed", 1.0, 0.5)
 
 
@@ -440,3 +443,24 @@ def test_the_run_tidies_only_the_names_its_writers_make(tmp_path):
     catalog._tidy(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".keep.old", ".mine.tmp", "_runs", "c1"]
     assert not list((tmp_path / "_runs").iterdir())
+
+
+def test_an_unchanged_file_is_not_read_again_to_be_skipped(tmp_path, monkeypatch):
+    """It was: every night read every recording whole to hash it, changed or not."""
+    root, out = tmp_path / "archive", tmp_path / "out"
+    root.mkdir()
+    for name in ("a", "b", "c"):
+        sf.write(root / f"{name}.wav", tone(300, 0.5), 16000)
+    read = []
+    real = batch.file_sha256
+    monkeypatch.setattr(batch, "file_sha256", lambda path: read.append(path.name) or real(path))
+    config = with_overrides(Config(), "archive", settle_s=0.1)
+    first = batch.run_archive(root, out, config, engine=LandingEngine())
+    assert sorted(read) == ["a.wav", "b.wav", "c.wav"] and first["analyzed"] == 3
+    read.clear()
+    time.sleep(1.0)  # run ids are to the second
+    assert batch.run_archive(root, out, config, engine=LandingEngine())["skipped"] == 3 and read == []
+    sf.write(root / "b.wav", tone(400, 0.5), 16000)  # the same size, new bytes
+    time.sleep(1.0)
+    again = batch.run_archive(root, out, with_overrides(Config(), "archive", settle_s=0.0), engine=StubEngine())
+    assert read == ["b.wav"] and (again["skipped"], again["failed"]) == (2, 1)

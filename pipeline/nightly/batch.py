@@ -218,17 +218,18 @@ def _triage(ledger: _Ledger, found: archive.Archive) -> list[archive.CallFile]:
     """The calls to analyze. Rejected and unreadable calls are recorded as failed, unchanged ones as
     skipped, and those that failed before with the same key as failed again, without a try."""
     done, failures = catalog.call_keys(ledger.con), catalog.known_failures(ledger.con)
+    hashes, hashed = catalog.known_hashes(ledger.con), []
     todo: list[archive.CallFile] = []
     for bad in found.rejected:
         ledger.record(CallOutcome(bad.call_id, str(bad.path), "failed", stage=bad.stage, cause=bad.cause))
     for call in found.calls:
         file = str(call.path)
         try:
-            ledger.keys[file] = key = (file_sha256(call.path), ledger.summary.fingerprint,
-                                       archive.metadata_sha256(call))
+            sha = _sha256(call.path, hashes, hashed)
         except OSError as exc:
             ledger.record(CallOutcome(call.call_id, file, "failed", stage="read", cause=str(exc)))
             continue
+        ledger.keys[file] = key = (sha, ledger.summary.fingerprint, archive.metadata_sha256(call))
         if done.get(call.call_id) == key:
             ledger.record(CallOutcome(call.call_id, file, "skipped"))
         elif (file, *key) in failures:
@@ -236,7 +237,20 @@ def _triage(ledger: _Ledger, found: archive.Archive) -> list[archive.CallFile]:
             ledger.record(CallOutcome(call.call_id, file, "failed", stage=stage, cause=f"{cause} (unchanged)"))
         else:
             todo.append(call)
+    catalog.remember_hashes(ledger.con, hashed)
     return todo
+
+
+def _sha256(path: Path, known: dict[str, tuple[catalog.FileStat, str]],
+            hashed: list[tuple[str, catalog.FileStat, str]]) -> str:
+    """The file's sha256: the one hashed on an earlier night when its size, times and inode are the same (a
+    write changes its ctime, which no one can set back), else read and added to ``hashed``."""
+    stat = catalog.file_stat(path)
+    if (cached := known.get(str(path))) and cached[0] == stat:
+        return cached[1]
+    sha = file_sha256(path)
+    hashed.append((str(path), stat, sha))
+    return sha
 
 
 def _analyze(ledger: _Ledger, todo: list[archive.CallFile], config: Config, engine: Engine, hook: Hook | None,

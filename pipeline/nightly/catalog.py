@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS errors (
     run_id VARCHAR, call_id VARCHAR, file VARCHAR, stage VARCHAR, cause VARCHAR,
     sha256 VARCHAR, fingerprint VARCHAR, metadata_sha256 VARCHAR);
+CREATE TABLE IF NOT EXISTS file_hashes (
+    file VARCHAR PRIMARY KEY, size BIGINT, mtime_ns BIGINT, ctime_ns BIGINT, inode BIGINT, sha256 VARCHAR);
 """
 CALL_TABLES = ("calls", "speakers", "metrics", "events")
 
@@ -277,6 +279,29 @@ def call_keys(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str, str]]
     """``call_id -> (sha256, fingerprint, metadata_sha256)`` of every catalogued call."""
     rows = con.execute("SELECT call_id, sha256, fingerprint, metadata_sha256 FROM calls").fetchall()
     return {r[0]: tuple(r[1:]) for r in rows}
+
+
+FileStat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode: a file unchanged keeps all four
+
+
+def file_stat(path: Path) -> FileStat:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def known_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[FileStat, str]]:
+    """``file -> (its stat when hashed, sha256)``: the hashes a run need not compute again (a cache; a
+    rebuilt catalog starts without it)."""
+    rows = con.execute("SELECT file, size, mtime_ns, ctime_ns, inode, sha256 FROM file_hashes").fetchall()
+    return {r[0]: (tuple(r[1:5]), r[5]) for r in rows}
+
+
+def remember_hashes(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, FileStat, str]]) -> None:
+    """Store the hashes a run computed, in one transaction."""
+    if rows:
+        with _transaction(con):
+            con.executemany("INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?, ?, ?)",
+                            [(f, *st, sha) for f, st, sha in rows])
 
 
 def known_failures(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str, str], tuple[str, str]]:
