@@ -112,15 +112,21 @@ class _Progress:
 
 
 class _StopRequest:
-    """Signal handler: the run stops after the call in progress (it asks between calls); a second
-    signal ends the process at once, which the atomic writes make safe."""
+    """Signal handler: while the run waits for its workers it stops at once, the calls in progress cut short
+    (``engine.interruptible``); elsewhere (a catalog transaction) the request is noted and the run stops at
+    its next check, within a call's bookkeeping. A second signal ends the process at once, which the atomic
+    writes make safe."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
 
     def __call__(self, signum: int, _frame) -> None:
+        from pipeline.nightly.engine import waiting
+
         self.signum = self.signum or signum
         signal.signal(signum, signal.SIG_DFL)
+        if waiting():
+            raise Interrupted(signum)
 
 
 @main.command()
@@ -142,8 +148,8 @@ def run(archive_dir: Path, out_dir: Path, config_path: Path | None, engine: str 
     """Analyze every new or changed call of ARCHIVE_DIR into OUT (the nightly run).
 
     Exit codes: 0 all calls done, 1 some calls failed (listed), 2 usage, configuration, model, engine or output
-    error (OUT full or read-only stops the run), 128 + N stopped by signal N (SIGTERM, SIGINT) after the
-    calls in progress.
+    error (OUT full or read-only stops the run), 128 + N stopped by signal N (SIGTERM, SIGINT) within seconds,
+    the calls in progress cut short (recorded as interrupted, analyzed again by the next run).
     """
     from pipeline.nightly.batch import run_archive
     from pipeline.nightly.engine import make_engine

@@ -1,6 +1,7 @@
 """The local engine's faults: a worker killed mid-call, a call that kills its worker every time, errors
 that cross the process boundary."""
 
+import json
 import os
 import pickle
 import signal
@@ -101,3 +102,41 @@ def test_the_config_names_the_engine_and_its_sizes():
     assert engine.make_engine(Config().run).workers == 1
     ray = engine.make_engine(with_overrides(Config(), "run", engine="ray", ray_address="auto", workers=4).run)
     assert isinstance(ray, RayEngine) and (ray.address, ray._workers, ray.threads) == ("auto", 4, 1)
+
+
+def test_a_stop_signal_cuts_the_calls_in_progress_short(tmp_path):
+    """It was: a first SIGTERM waited for the calls in progress (a 6-minute call, a read or a model call that
+    never ends), so ``timeout 600 callscope run`` could run on for minutes."""
+    import threading
+
+    import soundfile as sf
+
+    from pipeline.cli import _StopRequest
+    from pipeline.nightly import batch, catalog
+
+    from .conftest import tone
+
+    root = tmp_path / "archive"
+    root.mkdir()
+    for name in ("slow_a", "slow_b"):
+        sf.write(root / f"{name}.wav", tone(300, 0.5), 16000)
+    request = _StopRequest()
+    previous = signal.signal(signal.SIGTERM, request)
+    timer = threading.Timer(15.0, os.kill, (os.getpid(), signal.SIGTERM))  # past the workers' start
+    timer.start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(errors.Interrupted):
+            batch.run_archive(root, tmp_path / "out", with_overrides(Config(), "archive", settle_s=0.0),
+                              engine=LocalEngine(2, sleeping_task), stop=lambda: request.signum)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+    assert time.monotonic() - t0 < 120  # the calls sleep 10 minutes
+    run = json.loads(next((tmp_path / "out" / "_runs").glob("*.json")).read_text())
+    assert run["status"] == "interrupted"
+    assert sorted((e["call_id"], e["stage"]) for e in run["errors"]) == [("slow_a", "interrupted"),
+                                                                         ("slow_b", "interrupted")]
+    assert run["errors"][0]["cause"] == "stopped by SIGTERM while being analyzed; the next run analyzes it again"
+    with catalog.connect(tmp_path / "out", read_only=True) as con:
+        assert catalog.known_failures(con) == {}  # the next run tries them again

@@ -138,7 +138,7 @@ def test_calls_past_their_time_limit_fail_and_the_run_goes_on(cluster, tmp_path)
                     "still running after 2 s (run.call_timeout_s); its worker was killed")]
 
 
-def test_sigterm_ends_the_run_after_the_calls_in_progress_and_a_rerun_resumes(cluster, archive, tmp_path):
+def test_sigterm_cuts_the_calls_in_progress_short_and_a_rerun_resumes(cluster, archive, tmp_path):
     root, expected = archive
     out = tmp_path / "out"
     proc = ray_run(cluster, root, out)
@@ -147,9 +147,11 @@ def test_sigterm_ends_the_run_after_the_calls_in_progress_and_a_rerun_resumes(cl
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 128 + signal.SIGTERM, stderr
     assert "stopped by SIGTERM" in stderr and "Traceback" not in stderr
-    assert summary(out)["status"] == "interrupted"
-    landed = call_dirs(out)  # those in progress landed too
-    assert landed and set(landed) < set(expected["good"])
+    stopped = summary(out)
+    assert stopped["status"] == "interrupted"
+    cut = {e["call_id"] for e in stopped["errors"] if e["stage"] == "interrupted"}  # those in progress
+    assert cut and cut <= set(expected["good"]) and not cut & set(call_dirs(out))
+    assert set(call_dirs(out)) < set(expected["good"])
     assert not [p for p in out.iterdir() if p.name.endswith((".callscope-tmp", ".callscope-old"))]
     again = ray_run(cluster, root, out)
     again.communicate(timeout=600)

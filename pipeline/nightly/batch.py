@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
@@ -174,9 +175,11 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
     """Analyze every new or changed call of ``archive_dir`` into ``out_dir`` on ``engine`` (default: one
     local worker); return the run summary (``RunSummary.document()``).
 
-    ``hook`` hears ``"start"`` and each ``"call"`` (``pipeline.hooks``). ``stop`` is asked after each call;
-    a signal number from it ends the run with ``Interrupted`` (the calls already handed to workers finish
-    and land first; the run is recorded as interrupted).
+    ``hook`` hears ``"start"`` and each ``"call"`` (``pipeline.hooks``). ``stop`` is asked after each call
+    and each file hashed; a signal number from it ends the run with ``Interrupted`` (so does a signal handler
+    that raises it while the engine waits, ``engine.interruptible``): the calls in progress are cut short and
+    recorded as failed, stage ``interrupted``, which the next run analyzes again; the run is recorded as
+    interrupted.
 
     The summary is also ``DIR/_runs/<run_id>.json`` and the catalog's ``runs`` and ``errors``.
     Raises ``BusyError`` when another run holds ``out_dir`` and ``ConfigError`` for a bad archive.
@@ -201,7 +204,7 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
                 since=since and since.isoformat(), found=len(found.calls) + len(found.rejected),
                 left=[f"{p}: {why}" for p, why in found.left], t0=t0))
             ledger.save()
-            todo = _triage(ledger, found)
+            todo = _triage(ledger, found, stop)
             try:
                 _analyze(ledger, todo, config, engine, hook, stop)
             except BaseException:
@@ -214,7 +217,8 @@ def run_archive(archive_dir: str | Path, out_dir: str | Path, config: Config, *,
         raise type(exc)(f"{exc}; the run stopped, results written so far are kept: run again to resume") from exc
 
 
-def _triage(ledger: _Ledger, found: archive.Archive) -> list[archive.CallFile]:
+def _triage(ledger: _Ledger, found: archive.Archive, stop: Callable[[], int | None] | None,
+            ) -> list[archive.CallFile]:
     """The calls to analyze. Rejected and unreadable calls are recorded as failed, unchanged ones as
     skipped, and those that failed before with the same key as failed again, without a try."""
     done, failures = catalog.call_keys(ledger.con), catalog.known_failures(ledger.con)
@@ -223,6 +227,7 @@ def _triage(ledger: _Ledger, found: archive.Archive) -> list[archive.CallFile]:
     for bad in found.rejected:
         ledger.record(CallOutcome(bad.call_id, str(bad.path), "failed", stage=bad.stage, cause=bad.cause))
     for call in found.calls:
+        _check(stop)  # hashing a big night's new files takes a while
         file = str(call.path)
         try:
             sha = _sha256(call.path, hashes, hashed)
@@ -258,11 +263,21 @@ def _analyze(ledger: _Ledger, todo: list[archive.CallFile], config: Config, engi
     """Analyze ``todo`` on ``engine``, recording each outcome as it comes."""
     if hook:
         hook("start", None, completed=0, total=len(todo))
-    # closed on the way out: calls not yet started are cancelled, the ones in progress end first
-    with closing(engine.outcomes(todo, config, ledger.out_dir, ledger.summary.fingerprint)) as outcomes:
-        for i, outcome in enumerate(outcomes):
-            ledger.record(outcome)
-            if hook:
-                hook("call", outcome, completed=i + 1, total=len(todo))
-            if stop and (signum := stop()):  # between calls: never inside a catalog transaction
-                raise Interrupted(signum)
+    try:  # closed on the way out: calls not yet started are cancelled, those in progress cut short
+        with closing(engine.outcomes(todo, config, ledger.out_dir, ledger.summary.fingerprint)) as outcomes:
+            for i, outcome in enumerate(outcomes):
+                ledger.record(outcome)
+                if hook:
+                    hook("call", outcome, completed=i + 1, total=len(todo))
+                _check(stop)  # between calls: never inside a catalog transaction
+    except Interrupted as exc:
+        cause = f"stopped by {signal.Signals(exc.signum).name} while being analyzed; the next run analyzes it again"
+        for call in engine.in_flight():
+            ledger.record(CallOutcome(call.call_id, str(call.path), "failed", stage="interrupted", cause=cause))
+        raise
+
+
+def _check(stop: Callable[[], int | None] | None) -> None:
+    """``Interrupted`` when a stop was asked for."""
+    if stop and (signum := stop()):
+        raise Interrupted(signum)

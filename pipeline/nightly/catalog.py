@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 CATALOG = "_catalog.duckdb"
 RUNS = "_runs"
-RETRIED_STAGES = ("write", "worker", "read", "model")  # failures that may pass on a second try ("model": older runs)
+# failures that may pass on a second try ("model": older runs; "interrupted": cut short by a stop)
+RETRIED_STAGES = ("write", "worker", "read", "model", "interrupted")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (

@@ -121,11 +121,36 @@ class Engine(Protocol):
                  ) -> Generator[CallOutcome, None, None]:
         """One outcome per call, in completion order, its result landed in ``out_dir``. A call's failure, its
         worker's crash included, is a failed outcome; ``OutputError``, ``ModelError`` and ``EngineError`` are
-        raised (they would fail every call). Closing the generator cancels the calls not yet started; those
-        in progress end (and land) first."""
+        raised (they would fail every call). Closing the generator (or ``Interrupted`` from a signal handler
+        while it waits, ``interruptible``) cancels the calls not yet started and cuts short those in
+        progress (``in_flight`` names them)."""
+
+    def in_flight(self) -> list[CallFile]:
+        """The calls being analyzed now (after a stop, the ones it cut short)."""
 
     def close(self) -> None:
         """Release what the engine holds beyond a run (a Ray connection)."""
+
+
+class _Wait:
+    active = False
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """The run only waits for its workers in this block: a stop signal may end the wait at once
+    (``waiting``), which cuts the calls in progress short; anywhere else (a catalog transaction, say) the
+    signal is only noted and the run stops at its next check."""
+    _Wait.active = True
+    try:
+        yield
+    finally:
+        _Wait.active = False
+
+
+def waiting() -> bool:
+    """Whether the run is inside ``interruptible``."""
+    return _Wait.active
 
 
 def make_engine(run: RunConfig) -> Engine:
@@ -223,7 +248,8 @@ class LocalEngine:
     """``workers`` processes spawned on this machine, each given ``threads`` (by default cores / ``workers``,
     so that they do not oversubscribe the cores), loading the ASR once, and killed with the run.
 
-    At most ``workers`` calls are handed out at a time, so a run over any number of calls holds only those.
+    At most ``workers`` calls are handed out at a time, so a run over any number of calls holds only those. A
+    run that stops (a signal, an error of the whole run) kills the workers of the calls in progress.
     When a worker dies, every call it may have been running is retried in a new pool, alone; a call whose
     worker dies while it runs alone for the second time fails at stage ``worker``, and only it. A call
     past ``run.call_timeout_s`` fails at stage ``timeout`` (``run_limited``); one stuck in native code
@@ -235,6 +261,10 @@ class LocalEngine:
         self.workers = workers
         self.threads = threads or max(1, len(os.sched_getaffinity(0)) // workers)
         self.task = task
+        self._running: dict[Future[CallOutcome], tuple[CallFile, float]] = {}
+
+    def in_flight(self) -> list[CallFile]:
+        return [call for call, _ in self._running.values()]
 
     def close(self) -> None:
         """Nothing outlives a run: its pools end with it."""
@@ -270,6 +300,7 @@ class LocalEngine:
         with ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"), initializer=init_worker,
                                  initargs=(config, self.threads, os.getpid())) as pool:
             running: dict[Future[CallOutcome], tuple[CallFile, float]] = {}
+            self._running = running
             try:
                 while queue or suspects or running:
                     with _thread_caps(self.threads):  # the workers start as the calls are submitted
@@ -278,8 +309,9 @@ class LocalEngine:
                             future = pool.submit(run_limited, self.task, limit, call, config, out_dir, fingerprint)
                             running[future] = call, time.monotonic()
                     deadline = min(t for _, t in running.values()) + limit + KILL_GRACE_S if limit else None
-                    done, _ = wait(running, None if deadline is None else max(0.0, deadline - time.monotonic()),
-                                   FIRST_COMPLETED)
+                    with interruptible():
+                        done, _ = wait(running, None if deadline is None else max(0.0, deadline - time.monotonic()),
+                                       FIRST_COMPLETED)
                     if not done:  # a call stuck in native code past its limit and the grace: kill the workers
                         now, stuck = time.monotonic(), []
                         for future, (call, started) in list(running.items()):
@@ -304,6 +336,9 @@ class LocalEngine:
                             cause = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                             yield CallOutcome(call.call_id, str(call.path), "failed", stage="worker", cause=cause)
             finally:
+                if running:  # a stop, or an error of the run: the calls in progress are cut short
+                    for process in list(pool._processes.values()):
+                        process.kill()
                 for future in running:
                     future.cancel()
         return [], []

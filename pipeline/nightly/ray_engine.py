@@ -32,6 +32,7 @@ from pipeline.nightly.engine import (
     CallOutcome,
     Computed,
     analyze_bytes,
+    interruptible,
     land,
     load_models,
     run_limited,
@@ -86,6 +87,10 @@ class RayEngine:
         self.address, self.threads, self.task = address, threads, task
         self._workers = workers
         self._ray: ModuleType | None = None
+        self._running: dict[Any, tuple[Any, CallFile, float]] = {}
+
+    def in_flight(self) -> list[CallFile]:
+        return [call for _, call, _ in self._running.values()]
 
     @property
     def workers(self) -> int:
@@ -136,6 +141,7 @@ class RayEngine:
         limit, config_ref = config.run.call_timeout_s, ray.put(config)
         queue, crashes = deque(calls), Counter()
         running: dict[Any, tuple[Any, CallFile, float]] = {}  # call's reference: actor, call, start
+        self._running, stopped = running, True
         try:
             while queue or running:
                 while queue and actors.idle:
@@ -157,7 +163,8 @@ class RayEngine:
                 if not running and time.monotonic() - actors.since > START_TIMEOUT_S:
                     raise EngineError(f"ray: no worker started in {START_TIMEOUT_S:g} s (no node has "
                                       f"{self.threads} CPU(s) free, or callscope cannot load on the nodes)")
-                ready, _ = ray.wait([*running, *actors.starting], num_returns=1, timeout=POLL_S)
+                with interruptible():
+                    ready, _ = ray.wait([*running, *actors.starting], num_returns=1, timeout=POLL_S)
                 for ref in ready:
                     if ref in actors.starting:
                         actors.started(ref)
@@ -166,8 +173,12 @@ class RayEngine:
                     yield from self._finish(ray, ref, actor, call, actors, queue, crashes, out_dir)
                 if limit:
                     yield from self._kill_stuck(ray, running, actors, limit)
+            stopped = False
         finally:
-            _drain(ray, running, out_dir)
+            if stopped:  # a stop signal or an error of the run: the calls in progress are cut short
+                for actor, _, _ in running.values():
+                    with suppress(Exception):
+                        ray.kill(actor)
             actors.stop()
 
     def _finish(self, ray: ModuleType, ref: Any, actor: Any, call: CallFile, actors: _Actors, queue: deque[CallFile],
@@ -219,13 +230,6 @@ def _check_reachable(address: str) -> None:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         raise EngineError(f"ray: cannot join the cluster at {address}: {exc.strerror or exc}") from None
-
-
-def _drain(ray: ModuleType, running: dict[Any, tuple[Any, CallFile, float]], out_dir: Path) -> None:
-    """A run that ends early (a stop signal, an error): the calls in progress end first and land."""
-    for ref in running:
-        with suppress(Exception):
-            land(ray.get(ref), out_dir)
 
 
 class _Actors:
