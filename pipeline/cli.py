@@ -161,7 +161,7 @@ def run(archive_dir: Path, out_dir: Path, config_path: Path | None, engine: str 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request)
     try:
-        with closing(make_engine(config.run)) as runner:
+        with closing(make_engine(config)) as runner:
             summary = run_archive(archive_dir, out_dir, config, engine=runner, since=_date(since, "--since"),
                                   hook=_Progress(), stop=lambda: request.signum)
     except Interrupted as exc:

@@ -97,10 +97,10 @@ def test_a_call_stuck_in_native_code_has_its_worker_killed(tmp_path, monkeypatch
 def test_the_config_names_the_engine_and_its_sizes():
     from pipeline.nightly.ray_engine import RayEngine
 
-    local = engine.make_engine(with_overrides(Config(), "run", workers=3, threads=2).run)
+    local = engine.make_engine(with_overrides(Config(), "run", workers=3, threads=2))
     assert isinstance(local, LocalEngine) and (local.workers, local.threads) == (3, 2)
-    assert engine.make_engine(Config().run).workers == 1
-    ray = engine.make_engine(with_overrides(Config(), "run", engine="ray", ray_address="auto", workers=4).run)
+    assert engine.make_engine(Config()).workers == 1
+    ray = engine.make_engine(with_overrides(Config(), "run", engine="ray", ray_address="auto", workers=4))
     assert isinstance(ray, RayEngine) and (ray.address, ray._workers, ray.threads) == ("auto", 4, 1)
 
 

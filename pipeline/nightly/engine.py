@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
-from pipeline.config import Config, RunConfig, with_overrides
+from pipeline.config import Config, with_overrides
 from pipeline.errors import AudioError, CallscopeError, ModelError, OutputError, StageError
 from pipeline.nightly.archive import CallFile, call_metadata, metadata_sha256
 
@@ -153,12 +153,14 @@ def waiting() -> bool:
     return _Wait.active
 
 
-def make_engine(run: RunConfig) -> Engine:
-    """The engine ``run`` names, with its workers and threads (0: the engine's default)."""
+def make_engine(config: Config) -> Engine:
+    """The engine ``config.run`` names, with its workers and threads (0: the engine's default); a Ray engine
+    starts its actors for ``config`` as it joins the cluster, so that they load the models during the scan."""
+    run = config.run
     if run.engine == "ray":
         from pipeline.nightly.ray_engine import RayEngine
 
-        return RayEngine(run.ray_address, run.workers, run.threads or 1)
+        return RayEngine(run.ray_address, run.workers, run.threads or 1, config=config)
     return LocalEngine(run.workers or 1, threads=run.threads)
 
 

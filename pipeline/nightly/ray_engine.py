@@ -83,10 +83,12 @@ class RayEngine:
     """
 
     def __init__(self, address: str = "", workers: int = 0, threads: int = 1,
-                 task: Callable[..., Computed] = analyze_bytes) -> None:
+                 task: Callable[..., Computed] = analyze_bytes, config: Config | None = None) -> None:
         self.address, self.threads, self.task = address, threads, task
         self._workers = workers
         self._ray: ModuleType | None = None
+        self._early = config  # the actors start (and load the models) as the engine joins: during the scan
+        self._actors: _Actors | None = None
         self._running: dict[Any, tuple[Any, CallFile, float]] = {}
 
     def in_flight(self) -> list[CallFile]:
@@ -98,7 +100,21 @@ class RayEngine:
         ray = self._connect()
         if not self._workers:
             self._workers = max(1, int(ray.cluster_resources().get("CPU", 0) // self.threads))
+        if self._early is not None and self._actors is None:
+            self._start_actors(self._early)
         return self._workers
+
+    def _start_actors(self, config: Config) -> _Actors:
+        """The run's actors for ``config`` (``asr.cpu_threads: 0`` becoming ``threads``), started once."""
+        if config.asr.cpu_threads == 0:
+            config = with_overrides(config, "asr", cpu_threads=self.threads)
+        if self._actors is None or self._actors.config != config:
+            if self._actors is not None:
+                self._actors.stop()
+            self._actors = _Actors(self._connect(), config, self.threads)
+            for _ in range(self.workers):
+                self._actors.start()
+        return self._actors
 
     def _connect(self) -> ModuleType:
         """Join (or start) the cluster once, keeping the run's own SIGTERM and SIGINT handlers."""
@@ -125,6 +141,9 @@ class RayEngine:
 
     def close(self) -> None:
         """Leave the cluster (and stop the Ray this engine started)."""
+        if self._actors is not None:
+            self._actors.stop()
+            self._actors = None
         if self._ray is not None:
             self._ray.shutdown()
             self._ray = None
@@ -133,11 +152,8 @@ class RayEngine:
                  ) -> Generator[CallOutcome, None, None]:
         """See ``Engine.outcomes``; ``asr.cpu_threads: 0`` becomes ``threads``."""
         ray = self._connect()
-        if config.asr.cpu_threads == 0:
-            config = with_overrides(config, "asr", cpu_threads=self.threads)
-        actors = _Actors(ray, config, self.threads)
-        for _ in range(self.workers):
-            actors.start()
+        actors = self._start_actors(config)
+        config = actors.config
         limit, config_ref = config.run.call_timeout_s, ray.put(config)
         queue, crashes = deque(calls), Counter()
         running: dict[Any, tuple[Any, CallFile, float]] = {}  # call's reference: actor, call, start
@@ -180,6 +196,7 @@ class RayEngine:
                     with suppress(Exception):
                         ray.kill(actor)
             actors.stop()
+            self._actors = None
 
     def _finish(self, ray: ModuleType, ref: Any, actor: Any, call: CallFile, actors: _Actors, queue: deque[CallFile],
                 crashes: Counter[str], out_dir: Path) -> Generator[CallOutcome, None, None]:
