@@ -41,14 +41,19 @@ def timed_run(archive: Path, out: Path, *options: str, prefix: tuple[str, ...] =
     return seconds, json.loads(summary.read_text())
 
 
+def settled_archive(tmp: Path, calls: int, seconds: float) -> Path:
+    """``tmp/archive`` from ``make_archive``, once past ``archive.settle_s``: no run waits on fresh files."""
+    make_archive(tmp / "archive", calls, seconds)
+    time.sleep(2.5)
+    return tmp / "archive"
+
+
 def bench_workers(args: argparse.Namespace) -> None:
     lines = ["| workers x threads | calls analyzed / failed | audio | first run | audio h / h | "
              "second run (unchanged) | second / first |", "| --- | --- | --- | --- | --- | --- | --- |"]
     loads = []
     with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "archive"
-        make_archive(archive, args.calls, args.seconds)
-        time.sleep(2.5)  # past archive.settle_s: no run waits on fresh files
+        archive = settled_archive(Path(tmp), args.calls, args.seconds)
         for workers in args.workers:
             out = Path(tmp) / f"out{workers}"
             loads.append(os.getloadavg()[0])
@@ -76,9 +81,7 @@ def bench_engines(args: argparse.Namespace) -> None:
              "throughput / local's | engine time per call |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     loads = []
     with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / "archive"
-        make_archive(archive, args.engine_calls, args.engine_seconds)
-        time.sleep(2.5)
+        archive = settled_archive(Path(tmp), args.engine_calls, args.engine_seconds)
         cluster = ray_cluster.start_cluster()
         try:
             loads.append(os.getloadavg()[0])

@@ -290,7 +290,7 @@ class _Actors:
         self.start()
 
     def stop(self) -> None:
-        for actor in [*self.starting.values(), *self.idle, *self.nodes]:
+        for actor in [*self.starting.values(), *self.nodes]:  # every started actor has its node, idle or not
             with suppress(Exception):
                 self.ray.kill(actor)
         self.starting.clear()
