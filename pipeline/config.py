@@ -101,6 +101,8 @@ class DynamicsConfig:
     complaint_cues: tuple[str, ...] = lexicons.COMPLAINTS
     repeat_words: int = 3
     repeat_window_words: int = 12
+    turn_end_overlap_s: float = 1.0
+    hold_phrases: tuple[str, ...] = lexicons.HOLDS
 
 
 @dataclass(frozen=True)
@@ -157,28 +159,39 @@ class CuesConfig:
     greeting: tuple[str, ...] = lexicons.GREETING
     closing: tuple[str, ...] = lexicons.CLOSING
     escalation: tuple[str, ...] = lexicons.ESCALATION
+    problem: tuple[str, ...] = lexicons.PROBLEMS
+    upset_sentiment: float = -0.4
     open_question_starts: tuple[str, ...] = lexicons.OPEN_QUESTION_STARTS
 
 
 @dataclass(frozen=True)
 class ComponentConfig:
     """One score component: ``weight`` (relative) and ``points`` [[value, 0-1], ...] with increasing
-    values, the reference range the measure is mapped through (linear between, flat beyond)."""
+    values, the reference range the measure is mapped through (linear between, flat beyond).
+
+    ``prior`` > 0 shrinks the measured value toward ``neutral`` by its evidence n (minutes of talk,
+    questions, replies): (value x n + neutral x prior) / (n + prior). ``applies``: conditions that must
+    all hold for the component to count (``agent``: the speaker is the agent; ``problem``: another party
+    voiced a problem, frustration or negative sentiment); otherwise it is not applicable and left out.
+    """
 
     weight: float
     points: tuple[tuple[float, float], ...]
+    neutral: float = 0.0
+    prior: float = 0.0
+    applies: tuple[Literal["agent", "problem"], ...] = ()
 
 
 @dataclass(frozen=True)
 class ToneConfig:
     """Tone: how the speaker sounds and which words they choose."""
 
-    pace_wpm: ComponentConfig = ComponentConfig(1.0, ((110, 0), (140, 1), (170, 1), (210, 0)))
+    pace_wpm: ComponentConfig = ComponentConfig(1.0, ((110, 0), (140, 1), (230, 1), (280, 0)))
     pitch_variability_st: ComponentConfig = ComponentConfig(1.0, ((1.0, 0), (2.0, 1), (5.0, 1), (8.0, 0)))
     loudness_steadiness_db: ComponentConfig = ComponentConfig(0.5, ((8.0, 1), (12.0, 0)))
-    positive_per_min: ComponentConfig = ComponentConfig(1.0, ((0, 0), (2, 1)))
-    negative_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 1), (3, 0)))
-    empathy_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (2, 1)))
+    positive_per_min: ComponentConfig = ComponentConfig(1.0, ((0, 0), (2, 1)), 1.0, 1.0)
+    negative_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 1), (3, 0)), 0.0, 1.0)
+    empathy_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (2, 1)), 1.0, 1.0, ("agent", "problem"))
     sentiment: ComponentConfig = ComponentConfig(1.0, ((-0.5, 0), (0.5, 1)))
     pace_vs_baseline: ComponentConfig = ComponentConfig(0.5, ((0.75, 0), (0.9, 1), (1.1, 1), (1.3, 0)))
     pitch_variability_vs_baseline: ComponentConfig = ComponentConfig(0.5, ((0.5, 0), (0.8, 1), (1.3, 1), (1.8, 0)))
@@ -189,21 +202,22 @@ class ToneConfig:
 class PatienceConfig:
     """Patience: room given to the other party."""
 
-    interruptions_per_min: ComponentConfig = ComponentConfig(2.0, ((0, 1), (2, 0)))
-    response_latency_s: ComponentConfig = ComponentConfig(1.0, ((-0.5, 0), (0.3, 1), (1.5, 1), (4.0, 0)))
-    quick_reply_share: ComponentConfig = ComponentConfig(1.0, ((0, 1), (0.5, 0)))
-    articulation_rate_sps: ComponentConfig = ComponentConfig(1.0, ((2.5, 0), (3.0, 1), (4.8, 1), (6.0, 0)))
+    interruptions_per_min: ComponentConfig = ComponentConfig(2.0, ((0, 1), (2, 0)), 0.0, 2.0)
+    response_latency_s: ComponentConfig = ComponentConfig(1.0, ((-0.5, 0), (0.3, 1), (1.5, 1), (4.0, 0)), 0.8, 2.0)
+    quick_reply_share: ComponentConfig = ComponentConfig(1.0, ((0, 1), (0.5, 0)), 0.1, 2.0)
+    articulation_rate_sps: ComponentConfig = ComponentConfig(1.0, ((2.5, 0), (3.0, 1), (5.5, 1), (7.0, 0)))
+    longest_wait_s: ComponentConfig = ComponentConfig(1.5, ((3.0, 1), (10.0, 0.5), (20.0, 0)))
 
 
 @dataclass(frozen=True)
 class ListeningConfig:
     """Active listening: signs of having heard the other party."""
 
-    backchannels_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (3, 1)))
-    open_question_share: ComponentConfig = ComponentConfig(1.0, ((0, 0), (0.5, 1)))
-    acknowledgements_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (1.5, 1)))
-    empathy_per_min: ComponentConfig = ComponentConfig(1.0, ((0, 0), (2, 1)))
-    positive_closing: ComponentConfig = ComponentConfig(0.5, ((0, 0), (1, 1)))
+    backchannels_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (3, 1)), 1.5, 1.0)
+    open_question_share: ComponentConfig = ComponentConfig(1.0, ((0, 0), (0.5, 1)), 0.25, 2.0, ("agent",))
+    acknowledgements_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (1.5, 1)), 0.75, 1.0)
+    empathy_per_min: ComponentConfig = ComponentConfig(1.0, ((0, 0), (2, 1)), 1.0, 1.0, ("agent", "problem"))
+    positive_closing: ComponentConfig = ComponentConfig(0.5, ((0, 0), (1, 1)), applies=("agent",))
     pace_mirroring_wpm: ComponentConfig = ComponentConfig(0.5, ((-20, 0), (0, 0.5), (20, 1)))
     pitch_mirroring_st: ComponentConfig = ComponentConfig(0.5, ((-2, 0), (0, 0.5), (2, 1)))
 
@@ -408,6 +422,7 @@ def _check_speech(c: Config) -> None:
 def _check_conversation(c: Config) -> None:
     dy, p, ac, r = c.dynamics, c.prosody, c.acoustics, c.roles
     _positive(dy, "dynamics", "min_pause_s", "backchannel_max_s", "long_monologue_s", "repeat_words")
+    _not_negative(dy, "dynamics", "turn_end_overlap_s")
     _need(dy.dead_air_s > dy.min_pause_s, "dynamics.dead_air_s", f"more than min_pause_s ({dy.min_pause_s:g})",
           dy.dead_air_s)
     _not_negative(dy, "dynamics", "interruption_min_overlap_s", "quick_reply_s")
@@ -436,6 +451,7 @@ def _check_scoring(sc: ScoringConfig) -> None:
             _need(cfg.weight >= 0 and bool(cfg.points) and all(len(p) == 2 and 0 <= p[1] <= 1 for p in cfg.points)
                   and all(b > a for a, b in pairwise(xs)), f"scoring.{score}.{f.name}",
                   "weight >= 0 and points [[value, 0-1], ...] with increasing values", [cfg.weight, cfg.points])
+            _need(cfg.prior >= 0, f"scoring.{score}.{f.name}.prior", "a value >= 0", cfg.prior)
     _positive(sc, "scoring", "baseline_s", "deescalation_sentiment", "deescalation_pitch_st",
               "deescalation_loudness_db")
     _not_negative(sc, "scoring", "min_rest_s")
@@ -446,6 +462,8 @@ def check(config: Config) -> None:
     _check_speech(config)
     _check_conversation(config)
     _check_scoring(config.scoring)
+    _need(-1 <= config.cues.upset_sentiment <= 0, "cues.upset_sentiment", "a value in [-1, 0]",
+          config.cues.upset_sentiment)
     a = config.archive
     _not_negative(a, "archive", "settle_s", "excerpt_chars")
     _not_negative(config.run, "run", "call_timeout_s", "workers", "threads")

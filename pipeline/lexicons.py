@@ -24,6 +24,12 @@ COMPLAINTS = (
     "ridiculous", "cancel", "complaint", "problem", "issue", "wrong",
 )
 
+HOLDS = (  # a silence announced: a hold, not dead air
+    "one moment", "just a moment", "a moment please", "one second", "just a second", "give me a second",
+    "give me a moment", "bear with me", "hold on", "please hold", "let me check", "let me look", "let me see",
+    "let me pull up", "let me find", "let me get", "while i", "i'll check", "i will check", "i'm checking",
+)
+
 # who is the agent (roles): the service script (greeting, offer of help, verification, resolution) against the
 # caller's request; "my name is" is no evidence: callers give their name as readily as agents do
 AGENT_PHRASES = (
@@ -48,14 +54,18 @@ APOLOGY = ("sorry", "i apologize", "i apologise", "my apologies", "apologies for
 POSITIVE = (
     "certainly", "absolutely", "of course", "i'd be glad to", "i would be glad to", "i'd be happy to",
     "i would be happy to", "happy to help", "glad to help", "definitely", "great news", "i can do that",
-    "my pleasure", "no problem",
+    "my pleasure", "no problem", "sure", "perfect", "great", "wonderful", "excellent", "awesome", "glad",
 )
 NEGATIVE = (
     "not possible", "there is nothing i can do", "there's nothing i can do", "nothing i can do", "you need to",
     "you have to", "you must", "i can't", "i cannot", "we can't", "we cannot", "not my job", "that's our policy",
     "that is our policy", "you should have", "calm down",
 )
-ACKNOWLEDGEMENT = ("i see", "i understand", "that makes sense", "got it", "i hear you", "thanks for explaining")
+# what real agents say too (HarperValleyBank calls): "okay", "sure", "alright", "perfect", "got you"
+ACKNOWLEDGEMENT = (
+    "i see", "i understand", "that makes sense", "got it", "got you", "gotcha", "i hear you", "thanks for explaining",
+    "okay", "ok", "sure", "alright", "all right", "perfect", "understood",
+)
 PARAPHRASE = (
     "so if i understand correctly", "if i understand correctly", "so what you're saying", "so what you are saying",
     "let me make sure i understand", "just to confirm", "so you're saying", "so you are saying", "in other words",
@@ -67,6 +77,13 @@ CLOSING = (
     "have a wonderful day", "you're welcome", "you are welcome",
 )
 ESCALATION = (*MANAGER, "escalate", "complaint", "speak to someone else")
+# a party voicing a problem, a loss or frustration: the occasion for empathy and apology (scores)
+PROBLEMS = (
+    "problem", "issue", "wrong", "not working", "doesn't work", "isn't working", "broken", "lost", "stolen", "fraud",
+    "charged twice", "double charged", "declined", "locked out", "frustrated", "frustrating", "annoyed", "upset",
+    "angry", "unacceptable", "ridiculous", "terrible", "awful", "disappointed", "took forever", "waiting", "complaint",
+    "mistake", "error", "worried", "concerned", "unfortunately",
+)
 OPEN_QUESTION_STARTS = (
     "how", "why", "what happened", "what seems", "what can i", "what would", "what else", "tell me", "could you tell",
     "can you tell", "could you describe", "can you describe", "could you explain", "can you explain", "describe",

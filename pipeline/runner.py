@@ -110,7 +110,8 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
         who = roles.assign(alignment, said, config.roles, metadata.channel_roles if metadata else None)
         if doubt := roles.map_doubt(who, roles.from_evidence(alignment, said, config.roles), alignment.channel_of):
             diar = dataclasses.replace(diar, notes=(*diar.notes, doubt))
-        trends, scores = scoring.analyze(alignment, conversation, voices, said, rec.info.duration_s, config.scoring)
+        trends, scores = scoring.analyze(alignment, conversation, voices, said, rec.info.duration_s, config.scoring,
+                                         who)
     timings["total"] = time.perf_counter() - t0
     return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, voices, measured, timings,
                       Assessment(who, said, trends, scores))

@@ -10,7 +10,7 @@ import numpy as np
 SAMPLE_RATE = 16000  # Hz: every recording is analyzed at this rate, whatever its own
 SCORES = ("tone", "patience", "active_listening")  # the scores of each speaker, in the order reported
 
-EventType = Literal["interruption", "backchannel", "pause", "dead_air", "long_monologue"]
+EventType = Literal["interruption", "turn_end_overlap", "backchannel", "pause", "dead_air", "long_monologue"]
 Grade = Literal["high", "medium", "low"]
 Role = Literal["agent", "customer", "unknown"]
 
@@ -150,9 +150,10 @@ class Alignment:
 class Event:
     """A timed conversation event: ``by`` did it (to ``of``); None where that does not apply.
 
-    Interruptions also tell their outcome: who ``gave_way`` first (None: both talked on to the end of
-    their speech together), ``yield_s`` from the onset to that stop, and whether the interrupted
-    party ``repeated`` their last words afterwards (None: too few words to tell).
+    A ``turn_end_overlap`` is an overlap that starts in the last moments of the other's turn: not an
+    interruption. Interruptions (and turn-end overlaps) also tell their outcome: who ``gave_way`` first
+    (None: both talked on to the end of their speech together), ``yield_s`` from the onset to that stop,
+    and whether the interrupted party ``repeated`` their last words afterwards (None: too few words to tell).
     """
 
     type: EventType
@@ -185,12 +186,17 @@ class SpeakerDynamics:
     response_latency_p90_s: float | None
     interruptions_made: int | None
     interrupted_count: int | None
+    turn_end_overlaps: int | None
     backchannels: int | None
+    responses: int
     reply_gap_p10_s: float | None
     reply_gap_p50_s: float | None
     reply_gap_p90_s: float | None
     quick_replies: int
     replies_counted: int
+    longest_wait_s: float
+    longest_wait_at_s: float | None
+    holds: int
     longest_story_s: float | None
     story_talkover_s: float | None
 
@@ -210,6 +216,7 @@ class CallDynamics:
     dead_air_count: int
     dead_air_s: float
     interruptions: int | None
+    turn_end_overlaps: int | None
     backchannels: int | None
 
 
@@ -304,6 +311,7 @@ class SpeakerCues:
     greetings: int
     closings: int
     escalation_requests: int
+    problem_phrases: int
     sentiment_mean: float | None
     sentiment_start: float | None
     sentiment_end: float | None
@@ -314,11 +322,24 @@ class SpeakerCues:
 
 
 @dataclass(frozen=True)
+class Problem:
+    """A turn in which its speaker voiced a problem, a loss or frustration: ``why`` names the phrase or the
+    turn's sentiment."""
+
+    speaker: str
+    start: float
+    text: str
+    why: str
+
+
+@dataclass(frozen=True)
 class CallCues:
-    """Cues per speaker and the sentiment of each turn (``Alignment.turns`` order)."""
+    """Cues per speaker, the sentiment of each turn (``Alignment.turns`` order) and the turns that voice a
+    problem (the occasion for empathy and apology)."""
 
     speakers: dict[str, SpeakerCues]
     turn_sentiment: tuple[float, ...]
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -346,13 +367,20 @@ class SpeakerTrends:
 
 @dataclass(frozen=True)
 class Component:
-    """One part of a score: the measured ``value`` (None: no evidence, dropped), its 0-1 ``rating``
-    on the reference range, its normalized ``weight`` (0 when dropped) and ``contribution`` (points)."""
+    """One part of a score: the measured ``value`` (None: no evidence, dropped), the ``rated_value`` its
+    ``evidence`` shrank toward neutral, its 0-1 ``rating`` on the reference range, its normalized ``weight``
+    (0 when dropped or not applicable) and ``contribution`` (points). ``applicable`` False: the call gave
+    no occasion for it (``note`` says why); else ``note`` may name the occasion (words and time)."""
 
     value: float | None
     rating: float | None
     weight: float
     contribution: float
+    rated_value: float | None = None
+    evidence: float | None = None
+    evidence_unit: str | None = None
+    applicable: bool = True
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,29 @@ def test_interrupter_backs_off_and_nobody_gives_way():
     assert outcome(together) == [(4.0, "B", "A", None, None, False)]  # "modem light red" is not said again
 
 
+def test_overlap_over_the_last_words_of_a_sentence_is_a_turn_end_overlap():
+    """A closing "thank you" over the other's last words is not a cut: they stop within
+    ``turn_end_overlap_s`` of its start, on a word that ends their sentence."""
+    closing = run(("A", 0, 3, "no thank you that was all for today."), ("B", 2.3, 4.5, "okay thanks have a nice day"))
+    assert events(closing, "interruption") == [] and events(closing, "turn_end_overlap") == [(2.3, 3.0, "B", "A")]
+    b = closing.speakers["B"]
+    assert (b.interruptions_made, b.turn_end_overlaps, closing.interruptions, closing.turn_end_overlaps) == (0, 1, 0, 1)
+    mid_sentence = run(("A", 0, 3, "no thank you that was all for"), ("B", 2.3, 4.5, "okay thank you have a good day"))
+    assert events(mid_sentence, "interruption") == [(2.3, 3.0, "B", "A")]  # no sentence end: a cut
+    talks_on = run(("A", 0, 5, "no thank you that was all for today."), ("B", 2.3, 4.5, "okay thank you have a day"))
+    assert events(talks_on, "interruption") == [(2.3, 4.5, "B", "A")]  # A went on 2.7 s after the onset
+    assert events(run(("A", 0, 3, "no thank you that was all for today."), ("B", 2.3, 4.5, "okay thank you"),
+                      turn_end_overlap_s=0.5), "interruption") == [(2.3, 3.0, "B", "A")]
+
+
+def test_dead_air_belongs_to_who_breaks_it_unless_they_announced_a_hold():
+    result = run(("A", 0, 3, "can you move my appointment?"), ("B", 3.5, 5, "okay"), ("B", 20, 22, "done it is moved"),
+                 ("B", 22.5, 25, "let me check one more thing."), ("B", 37, 39, "all set"), ("A", 39.5, 41, "thanks"))
+    b = result.speakers["B"]
+    assert (b.longest_wait_s, b.longest_wait_at_s, b.holds) == (15.0, 5.0, 1)  # 25 -> 37 was announced
+    assert result.speakers["A"].longest_wait_s == 0.0
+
+
 def test_reply_gaps_after_questions_and_complaints():
     result = run(("A", 0, 2, "can you check my bill?"), ("B", 2.1, 4, "yes one moment"),
                  ("A", 4.5, 6, "it is still wrong"), ("B", 5.8, 8, "I am sorry about that"),

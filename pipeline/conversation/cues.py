@@ -18,8 +18,8 @@ import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from pipeline.config import CuesConfig
-from pipeline.conversation.text import count_phrases, questions, sentences, tokens
-from pipeline.types import Alignment, AttributedWord, CallCues, SpeakerCues
+from pipeline.conversation.text import count_phrases, opens_with, questions, sentences, tokens
+from pipeline.types import Alignment, AttributedWord, CallCues, Problem, SpeakerCues, Turn
 
 MAX_SENTENCE_WORDS = 40  # sentiment: longer runs without sentence punctuation are scored in pieces this long
 
@@ -70,11 +70,12 @@ def speaker_cues(words: Sequence[AttributedWord], duration_s: float, config: Cue
         apologies=count_phrases(said, config.apology),
         positive_phrases=count_phrases(said, config.positive),
         negative_phrases=count_phrases(said, config.negative),
-        acknowledgements=count_phrases(said, config.acknowledgement),
+        acknowledgements=sum(opens_with(tokens(t), config.acknowledgement) for t in turn_texts),
         paraphrases=count_phrases(said, config.paraphrase),
         greetings=count_phrases(said, config.greeting),
         closings=count_phrases(said, config.closing),
         escalation_requests=count_phrases(said, config.escalation),
+        problem_phrases=count_phrases(said, config.problem),
         sentiment_mean=part(words),
         sentiment_start=part(words[:third]) if third else None,
         sentiment_end=part(words[len(words) - third:]) if third else None,
@@ -83,11 +84,26 @@ def speaker_cues(words: Sequence[AttributedWord], duration_s: float, config: Cue
     )
 
 
+def problems(turns: Sequence[Turn], turn_sentiment: Sequence[float], config: CuesConfig) -> tuple[Problem, ...]:
+    """The turns that voice a problem: a ``problem`` phrase in them, or a sentiment at ``upset_sentiment``
+    or below."""
+    out = []
+    for turn, mood in zip(turns, turn_sentiment, strict=True):
+        said = tokens(turn.text)
+        found = next((p for p in sorted(config.problem, key=len, reverse=True) if count_phrases(said, (p,))), None)
+        if found or mood <= config.upset_sentiment:
+            out.append(Problem(turn.speaker, turn.start, turn.text.strip(),
+                               f'"{found}"' if found else f"sentiment {mood:.2f}"))
+    return tuple(out)
+
+
 def analyze(alignment: Alignment, duration_s: float, config: CuesConfig,
             question_words: Sequence[str]) -> CallCues:
-    """Cues per speaker (S1, S2, ... with speech or words) and the sentiment of every turn."""
+    """Cues per speaker (S1, S2, ... with speech or words), the sentiment of every turn and the turns that
+    voice a problem."""
     speakers = sorted({s.speaker for s in alignment.segments} | {w.speaker for w in alignment.words},
                       key=lambda s: (len(s), s))
     out = {spk: speaker_cues([w for w in alignment.words if w.speaker == spk], duration_s, config, question_words,
                              [t.text for t in alignment.turns if t.speaker == spk]) for spk in speakers}
-    return CallCues(out, tuple(sentiment(t.text) or 0.0 for t in alignment.turns))
+    moods = tuple(sentiment(t.text) or 0.0 for t in alignment.turns)
+    return CallCues(out, moods, problems(alignment.turns, moods, config))

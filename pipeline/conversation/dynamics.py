@@ -13,7 +13,8 @@ model follows Heldner & Edlund (2010, "Pauses, gaps and overlaps in conversation
    fall silent for ``dead_air_s``. Its edges are those of the speaker's spurts, so turns of two
    speakers overlap where one starts before the other ends;
 4. **events and figures** from the turns: pauses inside them, latencies between them,
-   interruptions at overlap onsets (with their outcome), dead air between all speech, reply
+   interruptions at overlap onsets (with their outcome; an overlap in the last moments of a turn
+   that ends a sentence is a turn-end overlap, not an interruption), dead air between all speech, reply
    gaps after the other party's questions and complaints, the longest uninterrupted turn.
 """
 
@@ -49,6 +50,7 @@ from pipeline.types import (
 )
 
 SAME_END_S = 0.01  # two speakers whose speech ends this close together stopped together
+HOLD_LOOKBACK_S = 8.0  # a hold is announced in the words said this long before the silence
 
 
 # ---------------------------------------------------------------- words
@@ -274,6 +276,19 @@ def outcomes(cuts: Sequence[Event], claims: Sequence[SpeakerSegment], words: Seq
 
 
 
+def turn_end(cut: Event, claims: Sequence[SpeakerSegment], words: Sequence[AttributedWord], bridge_s: float,
+             window_s: float) -> bool:
+    """Whether an overlap started in the last moments of the other's turn: their speech (own silences
+    shorter than ``bridge_s`` bridged) stops within ``window_s`` of the onset, on a word that ends a
+    sentence (".", "?", "!" from the ASR), and they do not repeat themselves after it: a reply to a
+    finishing sentence, or a closing "thank you" over the other's last words, not a cut."""
+    theirs = _spurt_at(by_speaker(spurts(claims, bridge_s))[cut.of], cut.start)
+    if theirs is None or theirs.end - cut.start > window_s or cut.repeated:
+        return False
+    said = [w for w in words if w.speaker == cut.of and theirs.start <= w.start < theirs.end]
+    return bool(said) and said[-1].text.rstrip().endswith((".", "?", "!"))
+
+
 def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
                config: DynamicsConfig) -> dict[str, list[float]]:
     """Per speaker, the response latencies of the turns that answer another speaker's question or
@@ -291,6 +306,25 @@ def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
         text = " ".join(w.text for w in said)
         if asks(text, config.question_words) or count_phrases(tokens(text), config.complaint_cues):
             out[turn.speaker].append(turn.start - prev.end)
+    return out
+
+
+def waits(dead_air: Sequence[Event], segments: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
+          config: DynamicsConfig) -> dict[str, list[tuple[Event, bool]]]:
+    """Per speaker, the dead air they kept the others waiting through: each stretch belongs to whoever broke
+    it, and is an announced hold when they said a ``hold_phrases`` phrase in their last ``HOLD_LOOKBACK_S``
+    of speech before it ("one moment", "let me check")."""
+    out: dict[str, list[tuple[Event, bool]]] = defaultdict(list)
+    by_start = sorted(segments, key=lambda x: x.start)
+    starts = [x.start for x in by_start]
+    for gap in dead_air:
+        i = bisect.bisect_left(starts, gap.end - 1e-6)
+        if i == len(by_start):
+            continue
+        owner = by_start[i].speaker
+        said = [w.text for w in words if w.speaker == owner and gap.start - HOLD_LOOKBACK_S <= w.end
+                and w.start < gap.start + SAME_END_S]
+        out[owner].append((gap, bool(count_phrases(tokens(" ".join(said)), config.hold_phrases))))
     return out
 
 
@@ -339,12 +373,14 @@ class TurnEvents:
     """What happens in and between the turns (step 4 of the module docstring)."""
 
     interruptions: tuple[Event, ...]  # with their outcomes
+    turn_end_overlaps: tuple[Event, ...]  # overlaps in the last moments of the other's turn
     pauses: tuple[Event, ...]
     dead_air: tuple[Event, ...]
     monologues: tuple[SpeakerSegment, ...]
     latencies: dict[str, list[float]]  # per speaker
     reply_gaps: dict[str, list[float]]  # per speaker
     stories: dict[str, SpeakerSegment]  # each speaker's longest uninterrupted turn
+    waits: dict[str, list[tuple[Event, bool]]]  # per speaker, the dead air they broke (announced or not)
 
 
 def floor(segments: Sequence[SpeakerSegment], words: Sequence[AttributedWord], config: DynamicsConfig) -> Floor:
@@ -363,18 +399,24 @@ def floor(segments: Sequence[SpeakerSegment], words: Sequence[AttributedWord], c
 
 def turn_events(alignment: Alignment, held: Floor, config: DynamicsConfig) -> TurnEvents:
     """Interruptions with their outcome, pauses, dead air, monologues, latencies, reply gaps and stories."""
-    cuts = outcomes(interruptions(held.claims, config.interruption_min_overlap_s, config.min_pause_s), held.claims,
-                    alignment.words, config.min_pause_s, config.repeat_words, config.repeat_window_words)
+    onsets = outcomes(interruptions(held.claims, config.interruption_min_overlap_s, config.min_pause_s), held.claims,
+                      alignment.words, config.min_pause_s, config.repeat_words, config.repeat_window_words)
+    ends = [turn_end(c, held.claims, alignment.words, config.min_pause_s, config.turn_end_overlap_s) for c in onsets]
+    cuts = tuple(c for c, late in zip(onsets, ends, strict=True) if not late)
     speech = [Span(s.start, s.end) for s in alignment.segments]
+    dead_air = tuple(Event("dead_air", g.start, g.end, None, None) for g in silences(speech, config.dead_air_s))
     uninterrupted = sorted(stories(held.turns, cuts), key=lambda t: t.end - t.start)  # each speaker's longest last
     return TurnEvents(
         interruptions=cuts,
+        turn_end_overlaps=tuple(dataclasses.replace(c, type="turn_end_overlap")
+                                for c, late in zip(onsets, ends, strict=True) if late),
         pauses=pauses(held.turns, held.claims, config.min_pause_s),
-        dead_air=tuple(Event("dead_air", g.start, g.end, None, None) for g in silences(speech, config.dead_air_s)),
+        dead_air=dead_air,
         monologues=monologues(held.turns, cuts),
         latencies=latencies(held.turns),
         reply_gaps=reply_gaps(held.turns, alignment.words, config),
         stories={t.speaker: t for t in uninterrupted},
+        waits=waits(dead_air, alignment.segments, alignment.words, config),
     )
 
 
@@ -388,6 +430,8 @@ def speaker_figures(spk: str, alignment: Alignment, talk: Mapping[str, float], h
     gaps = [p.end - p.start for p in found.pauses if p.by == spk]
     lat, replied = found.latencies.get(spk, []), found.reply_gaps.get(spk, [])
     story = found.stories.get(spk)
+    silent = [g for g, announced in found.waits.get(spk, []) if not announced]
+    longest = max(silent, key=lambda g: g.end - g.start, default=None)
     observable = overlaps_observable
     return SpeakerDynamics(
         talk_time_s=t,
@@ -406,12 +450,17 @@ def speaker_figures(spk: str, alignment: Alignment, talk: Mapping[str, float], h
         response_latency_p90_s=_stat(lat, 90),
         interruptions_made=sum(1 for c in found.interruptions if c.by == spk) if observable else None,
         interrupted_count=sum(1 for c in found.interruptions if c.of == spk) if observable else None,
+        turn_end_overlaps=sum(1 for c in found.turn_end_overlaps if c.by == spk) if observable else None,
         backchannels=sum(1 for b in held.backchannels if b.by == spk) if observable else None,
+        responses=len(lat),
         reply_gap_p10_s=_stat(replied, 10),
         reply_gap_p50_s=_stat(replied, 50),
         reply_gap_p90_s=_stat(replied, 90),
         quick_replies=sum(1 for g in replied if g < config.quick_reply_s),
         replies_counted=len(replied),
+        longest_wait_s=longest.end - longest.start if longest else 0.0,
+        longest_wait_at_s=longest.start if longest else None,
+        holds=sum(1 for _, announced in found.waits.get(spk, []) if announced),
         longest_story_s=story.end - story.start if story else None,
         story_talkover_s=talk_inside(story, alignment.segments) if story and observable else None,
     )
@@ -422,7 +471,7 @@ def call_figures(segments: Sequence[SpeakerSegment], speakers: dict[str, Speaker
     """The call's figures and its events in time order, around the figures of its ``speakers``."""
     long_talks = [Event("long_monologue", m.start, m.end, m.speaker, None) for m in found.monologues
                   if m.end - m.start >= config.long_monologue_s]
-    overlapping = (*found.interruptions, *held.backchannels) if overlaps_observable else ()
+    overlapping = (*found.interruptions, *found.turn_end_overlaps, *held.backchannels) if overlaps_observable else ()
     shown = [*found.pauses, *found.dead_air, *long_talks, *overlapping]
     return CallDynamics(
         speakers=speakers,
@@ -432,6 +481,7 @@ def call_figures(segments: Sequence[SpeakerSegment], speakers: dict[str, Speaker
         dead_air_count=len(found.dead_air),
         dead_air_s=float(sum(e.end - e.start for e in found.dead_air)),
         interruptions=len(found.interruptions) if overlaps_observable else None,
+        turn_end_overlaps=len(found.turn_end_overlaps) if overlaps_observable else None,
         backchannels=len(held.backchannels) if overlaps_observable else None,
     )
 

@@ -6,11 +6,16 @@
    (``deescalation``). De-escalation index: sentiment change / ``deescalation_sentiment`` minus the
    mean of pitch change / ``deescalation_pitch_st`` and loudness change / ``deescalation_loudness_db``;
    de-escalated when it reaches ``deescalation_min_index`` and the sentiment did not fall;
-2. **measures**: one value per component (``configs/scoring.yaml``), None where the evidence is
-   missing (no pitch, overlaps unobservable on mono, no questions asked);
-3. **rating**: each value mapped to 0-1 through its reference ``points`` (linear between, flat beyond);
-4. **score**: weights renormalized over the components with a value, ``contribution = 100 x weight x
-   rating``; the score is the sum of the contributions. A dropped component keeps weight 0.
+2. **measures**: one value per component (``configs/scoring.yaml``) with its evidence n (minutes of
+   talk, questions, replies), None where the evidence is missing (no pitch, overlaps unobservable, no
+   questions asked);
+3. **context**: a component counts only where the call gave it an occasion (``applies``: the speaker
+   is the agent; another party voiced a problem); otherwise it is not applicable;
+4. **rating**: each value shrunk toward its ``neutral`` by its evidence, (value x n + neutral x prior) /
+   (n + prior), then mapped to 0-1 through its reference ``points`` (linear between, flat beyond);
+5. **score**: weights renormalized over the applicable components with a value, ``contribution = 100 x
+   weight x rating``; the score is the sum of the contributions. A dropped or not applicable component
+   keeps weight 0.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from pipeline.types import (
     CallDynamics,
     CallProsody,
     Component,
+    Problem,
+    RoleAssignment,
     Score,
     SpeakerCues,
     SpeakerDynamics,
@@ -166,48 +173,97 @@ def trends(alignment: Alignment, prosody: CallProsody, cues: CallCues, speaker: 
 # ---------------------------------------------------------------- scores
 
 
-def _per_min(count: float | None, seconds: float) -> float | None:
-    return None if count is None or seconds <= 0 else 60 * count / seconds
+Measure = tuple[float | None, float | None]  # a component's measured value and its evidence n (None: not shrunk)
+
+# what a component's evidence n counts (``ComponentConfig.prior`` is in the same unit)
+EVIDENCE_UNITS = {
+    "positive_per_min": "min of own talk", "negative_per_min": "min of own talk", "empathy_per_min": "min of own talk",
+    "acknowledgements_per_min": "min of own talk", "interruptions_per_min": "min of the other's talk",
+    "backchannels_per_min": "min of the other's talk", "response_latency_s": "replies",
+    "quick_reply_share": "replies to questions and complaints", "open_question_share": "questions",
+}
+
+
+def _rate(count: float | None, minutes: float) -> Measure:
+    return (None, None) if count is None or minutes <= 0 else (count / minutes, minutes)
+
+
+def _share(part: int, whole: int) -> Measure:
+    return (part / whole, float(whole)) if whole else (None, None)
 
 
 def measures(d: SpeakerDynamics, p: SpeakerProsody, c: SpeakerCues, tr: SpeakerTrends,
-             other_talk_s: float) -> dict[str, dict[str, float | None]]:
-    """The value of every component of the three scores (names as in ``ScoringConfig``); None: no evidence.
+             other_talk_s: float) -> dict[str, dict[str, Measure]]:
+    """The value and evidence of every component of the three scores (names as in ``ScoringConfig``);
+    value None: no evidence.
 
     Phrase rates are per minute of the speaker's own talk; interruptions and backchannels per minute
-    of the other parties' talk.
+    of the other parties' talk; the evidence of a rate is those minutes, of a share its denominator.
     """
-    talk = d.talk_time_s
-    empathy = _per_min(c.empathy_phrases + c.apologies, talk)
+    own, other = d.talk_time_s / 60, other_talk_s / 60
+    empathy = _rate(c.empathy_phrases + c.apologies, own)
     return {
         "tone": {
-            "pace_wpm": d.words_per_minute if d.words else None,
-            "pitch_variability_st": p.pitch_std_st,
-            "loudness_steadiness_db": p.loudness_db_std,
-            "positive_per_min": _per_min(c.positive_phrases, talk),
-            "negative_per_min": _per_min(c.negative_phrases, talk),
+            "pace_wpm": (d.words_per_minute if d.words else None, None),
+            "pitch_variability_st": (p.pitch_std_st, None),
+            "loudness_steadiness_db": (p.loudness_db_std, None),
+            "positive_per_min": _rate(c.positive_phrases, own),
+            "negative_per_min": _rate(c.negative_phrases, own),
             "empathy_per_min": empathy,
-            "sentiment": c.sentiment_mean,
-            "pace_vs_baseline": tr.pace_vs_baseline,
-            "pitch_variability_vs_baseline": tr.pitch_variability_vs_baseline,
-            "loudness_vs_baseline_db": tr.loudness_vs_baseline_db,
+            "sentiment": (c.sentiment_mean, None),
+            "pace_vs_baseline": (tr.pace_vs_baseline, None),
+            "pitch_variability_vs_baseline": (tr.pitch_variability_vs_baseline, None),
+            "loudness_vs_baseline_db": (tr.loudness_vs_baseline_db, None),
         },
         "patience": {
-            "interruptions_per_min": _per_min(d.interruptions_made, other_talk_s),
-            "response_latency_s": d.response_latency_median_s,
-            "quick_reply_share": d.quick_replies / d.replies_counted if d.replies_counted else None,
-            "articulation_rate_sps": d.articulation_rate_sps,
+            "interruptions_per_min": _rate(d.interruptions_made, other),
+            "response_latency_s": (d.response_latency_median_s,
+                                   None if d.response_latency_median_s is None else float(d.responses)),
+            "quick_reply_share": _share(d.quick_replies, d.replies_counted),
+            "articulation_rate_sps": (d.articulation_rate_sps, None),
+            "longest_wait_s": (d.longest_wait_s if d.words else None, None),
         },
         "active_listening": {
-            "backchannels_per_min": _per_min(d.backchannels, other_talk_s),
-            "open_question_share": c.open_questions / c.questions if c.questions else None,
-            "acknowledgements_per_min": _per_min(c.acknowledgements + c.paraphrases, talk),
+            "backchannels_per_min": _rate(d.backchannels, other),
+            "open_question_share": _share(c.open_questions, c.questions),
+            "acknowledgements_per_min": _rate(c.acknowledgements + c.paraphrases, own),
             "empathy_per_min": empathy,
-            "positive_closing": float(c.closings > 0) if d.words else None,
-            "pace_mirroring_wpm": tr.pace_mirroring_wpm,
-            "pitch_mirroring_st": tr.pitch_mirroring_st,
+            "positive_closing": (float(c.closings > 0) if d.words else None, None),
+            "pace_mirroring_wpm": (tr.pace_mirroring_wpm, None),
+            "pitch_mirroring_st": (tr.pitch_mirroring_st, None),
         },
     }
+
+
+def shrink(value: float, evidence: float | None, cfg: ComponentConfig) -> float:
+    """``value`` shrunk toward ``cfg.neutral`` by its evidence: (value x n + neutral x prior) / (n + prior)."""
+    if evidence is None or cfg.prior <= 0:
+        return value
+    return (value * evidence + cfg.neutral * cfg.prior) / (evidence + cfg.prior)
+
+
+def _clock(t: float) -> str:
+    return f"{int(t // 60)}:{int(t % 60):02d}"
+
+
+def occasion(problems: Sequence[Problem], speaker: str) -> str | None:
+    """The first turn in which another party voiced a problem, as a note (None: none did)."""
+    first = next((p for p in problems if p.speaker != speaker), None)
+    if first is None:
+        return None
+    text = first.text if len(first.text) <= 80 else first.text[:77] + "..."
+    return f'{first.speaker} at {_clock(first.start)}: "{text}" ({first.why})'
+
+
+def applies(cfg: ComponentConfig, role: str, problem: str | None) -> tuple[bool, str | None]:
+    """Whether a component counts for a speaker of ``role``, and the note that says why (or its occasion)."""
+    if "agent" in cfg.applies and role != "agent":
+        return False, f"not applicable: an agent's behaviour, and this speaker's role is {role}"
+    if "problem" in cfg.applies:
+        if problem is None:
+            return False, "not applicable: the other party voiced no problem, frustration or negative sentiment"
+        return True, f"occasion: {problem}"
+    return True, None
 
 
 def rating(value: float, points: Sequence[tuple[float, float]]) -> float:
@@ -216,29 +272,46 @@ def rating(value: float, points: Sequence[tuple[float, float]]) -> float:
     return float(np.interp(value, xs, ys))
 
 
-def combine(values: dict[str, float | None], components: dict[str, ComponentConfig]) -> Score:
-    """A score from component values: weights renormalized over those with a value (see module docstring)."""
-    total = sum(cfg.weight for name, cfg in components.items() if values[name] is not None)
+def combine(values: dict[str, Measure], components: dict[str, ComponentConfig], role: str = "agent",
+            problem: str | None = None, notes: dict[str, str] | None = None) -> Score:
+    """A score from component values: each shrunk by its evidence, rated, and weighted over the applicable
+    components with a value (see module docstring)."""
+    parts = {}
+    for name, cfg in components.items():
+        (value, evidence), (ok, note) = values[name], applies(cfg, role, problem)
+        note = note or (notes or {}).get(name)
+        rated_value = None if value is None else shrink(value, evidence, cfg)
+        rated = None if rated_value is None else rating(rated_value, cfg.points)
+        parts[name] = (value, rated_value, evidence, rated, ok, note)
+    total = sum(cfg.weight for name, cfg in components.items() if parts[name][3] is not None and parts[name][4])
     out = {}
     for name, cfg in components.items():
-        value = values[name]
-        rated = None if value is None else rating(value, cfg.points)
-        weight = cfg.weight / total if rated is not None and total > 0 else 0.0
-        out[name] = Component(value, rated, weight, 100 * weight * rated if weight else 0.0)
+        value, rated_value, evidence, rated, ok, note = parts[name]
+        weight = cfg.weight / total if rated is not None and ok and total > 0 else 0.0
+        unit = None if evidence is None else EVIDENCE_UNITS.get(name)
+        out[name] = Component(value, rated, weight, 100 * weight * rated if weight else 0.0, rated_value, evidence,
+                              unit, ok, note)
     return Score(sum(c.contribution for c in out.values()) if total > 0 else None, out)
 
 
 def analyze(alignment: Alignment, dynamics: CallDynamics, prosody: CallProsody, cues: CallCues,
-            duration_s: float, config: ScoringConfig
+            duration_s: float, config: ScoringConfig, roles: dict[str, RoleAssignment] | None = None,
             ) -> tuple[dict[str, SpeakerTrends], dict[str, dict[str, Score]]]:
-    """Trends and the three scores of every speaker of ``dynamics``."""
+    """Trends and the three scores of every speaker of ``dynamics``, whatever their role (``roles``: None,
+    or a speaker missing from it, is ``unknown``)."""
     trend, scores = {}, {}
     no_voice = SpeakerProsody(None, None, None, None, None, 0.0)
     for spk, d in dynamics.speakers.items():
         trend[spk] = trends(alignment, prosody, cues, spk, duration_s, config)
         other = sum(x.talk_time_s for s, x in dynamics.speakers.items() if s != spk)
         values = measures(d, prosody.speakers.get(spk, no_voice), cues.speakers[spk], trend[spk], other)
+        role = roles[spk].role if roles and spk in roles else "unknown"
+        problem = occasion(cues.problems, spk)
+        notes = ({"longest_wait_s": f"the others waited {d.longest_wait_s:.0f} s in silence at "
+                                    f"{_clock(d.longest_wait_at_s)} before this speaker went on"}
+                 if d.longest_wait_at_s is not None else {})
         scores[spk] = {name: combine(values[name], {f.name: getattr(getattr(config, name), f.name)
-                                                    for f in dataclasses.fields(getattr(config, name))})
+                                                    for f in dataclasses.fields(getattr(config, name))},
+                                     role, problem, notes)
                        for name in SCORES}
     return trend, scores

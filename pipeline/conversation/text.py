@@ -89,6 +89,11 @@ def count_phrases(words: Sequence[str], phrases: Sequence[str]) -> int:
     return len(find_phrases(words, {"": phrases}))
 
 
+def opens_with(words: Sequence[str], phrases: Sequence[str], within: int = 2) -> bool:
+    """True when one of ``phrases`` starts among the first ``within`` tokens of ``words``."""
+    return any(m.start < within for m in find_phrases(words[:within + 6], {"": phrases}))
+
+
 def is_listener_token(words: Sequence[str], phrases: Sequence[str]) -> bool:
     """True when the tokens of the word texts ``words`` are wholly a sequence of ``phrases``.
 

@@ -158,6 +158,9 @@ def ingest_call(con: duckdb.DuckDBPyConnection, call_dir: Path) -> None:
     for s in doc["speakers"]:
         metrics += _metric_rows(cid, s["id"], "metric", s["metrics"])
         metrics += _metric_rows(cid, s["id"], "score", {k: v["value"] for k, v in s["scores"].items()})
+        metrics += _metric_rows(cid, s["id"], "not_applicable", {
+            k: "; ".join(n for n, c in v["components"].items() if not c.get("applicable", True)) or None
+            for k, v in s["scores"].items()})
     events = [(cid, i, e["type"], e["start"], e["end"], e["by"], e["of"], e.get("gave_way"), e.get("yield_s"),
                e.get("repeated")) for i, e in enumerate(doc["events"])]
     with _transaction(con):

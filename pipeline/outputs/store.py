@@ -77,8 +77,12 @@ def _score(score: Score) -> dict[str, Any]:
     parts = _cents({k: c.contribution for k, c in score.components.items()}, score.value or 0.0)
     return {"value": None if score.value is None else round(score.value, 2),
             "components": {k: {"value": None if c.value is None else _r(c.value),
+                               "rated_value": None if c.rated_value is None else _r(c.rated_value),
+                               "evidence": None if c.evidence is None else _r(c.evidence),
+                               "evidence_unit": c.evidence_unit,
                                "rating": None if c.rating is None else _r(c.rating),
-                               "weight": _r(c.weight), "contribution": parts[k]}
+                               "weight": _r(c.weight), "contribution": parts[k],
+                               "applicable": c.applicable, "note": c.note}
                            for k, c in score.components.items()}}
 
 
@@ -91,9 +95,9 @@ def _contour(turn: TurnContour) -> dict[str, Any]:
 
 
 def _event(e: Event) -> dict[str, Any]:
-    """An event as a JSON object; interruptions also carry their outcome."""
+    """An event as a JSON object; interruptions and turn-end overlaps also carry their outcome."""
     out = {"type": e.type, "start": _r(e.start), "end": _r(e.end), "by": e.by, "of": e.of}
-    if e.type == "interruption":
+    if e.type in ("interruption", "turn_end_overlap"):
         out |= {"gave_way": e.gave_way, "yield_s": None if e.yield_s is None else _r(e.yield_s),
                 "repeated": e.repeated}
     return out
@@ -114,6 +118,7 @@ def call_metrics(result: CallResult) -> dict[str, float | int | str | None]:
         "dead_air_s": _r(dyn.dead_air_s),
         "dead_air_ratio": _r(dyn.dead_air_s / duration) if duration else 0.0,
         "interruptions": dyn.interruptions,
+        "turn_end_overlaps": dyn.turn_end_overlaps,
         "backchannels": dyn.backchannels,
         **_metrics(result.acoustics),
         "echo_delay_ms": None if echo is None else _r(1000 * echo.delay_s),

@@ -83,11 +83,21 @@ DEFINITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tone": ("tone score 0-100 (configs/scoring.yaml)", ()),
     "patience": ("patience score 0-100 (configs/scoring.yaml)", ()),
     "active_listening": ("active-listening score 0-100 (configs/scoring.yaml)", ()),
+    "tone_not_applicable": ("components of tone the call gave no occasion for, left out of it", ()),
+    "patience_not_applicable": ("components of patience the call gave no occasion for, left out of it", ()),
+    "active_listening_not_applicable": ("components of active listening the call gave no occasion for, left out "
+                                        "of it", ()),
+    "turn_end_overlaps": ("overlaps in the last moments of the other's turn, not interruptions",
+                          ("dynamics.turn_end_overlap_s",)),
+    "longest_wait_s": ("longest dead air the speaker kept the others waiting through, unannounced",
+                       ("dynamics.dead_air_s", "dynamics.hold_phrases")),
+    "holds": ("dead air the speaker announced first (one moment, let me check)", ("dynamics.hold_phrases",)),
 }
 UNITS = (("_ratio", "0-1"), ("words_per_minute", "words/min"), ("_per_min", "per min"), ("_ms", "ms"),
          ("_hz", "Hz"), ("_st", "semitones"), ("_sps", "syllables/s"), ("_db_mean", "dBFS"), ("_db", "dB"),
          ("_db_std", "dB"), ("_s", "s"), ("hours", "h"))
 COUNTS = {"turns", "words", "pause_count", "interruptions_made", "interrupted_count", "backchannels", "quick_replies",
+          "turn_end_overlaps", "holds", "responses",
           "replies_counted", "dead_air_count", "interruptions", "calls", "num_speakers", "channels"}
 
 
@@ -216,11 +226,12 @@ def _speaker_table(sel: _Selection) -> Table:
     rows = []
     for call_id, speaker, role, channel in sel.speakers:
         m, s = sel.values.get((call_id, speaker, "metric"), {}), sel.values.get((call_id, speaker, "score"), {})
+        idle = sel.values.get((call_id, speaker, "not_applicable"), {})
         rows.append((*calls[call_id][:7], speaker, role, channel, *(m.get(n) for n in names),
-                     *(s.get(n) for n in scores)))
+                     *(s.get(n) for n in scores), *(idle.get(n) for n in SCORES)))
     cols = (*HEAD, Column("call_duration_s", "float"), Column("speaker", "text"), Column("role", "text"),
             Column("channel", "float"), *(Column(n, _kind([r[10 + i] for r in rows])) for i, n in enumerate(names)),
-            *(Column(n, "float") for n in scores))
+            *(Column(n, "float") for n in scores), *(Column(f"{n}_not_applicable", "text") for n in SCORES))
     return Table("speaker", cols, tuple(rows), _fingerprints(sel))
 
 

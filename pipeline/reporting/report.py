@@ -35,7 +35,7 @@ OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green":
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}
 SPEAKER_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 SCORE_COLORS = {"tone": "#0072B2", "patience": "#E69F00", "active_listening": "#009E73"}
-MARKED_EVENTS = ("interruption", "backchannel", "dead_air", "long_monologue")
+MARKED_EVENTS = ("interruption", "turn_end_overlap", "backchannel", "dead_air", "long_monologue")
 CUE_LEXICONS = ("empathy", "apology", "positive", "negative")  # CuesConfig fields highlighted in the transcript
 TIMELINE_ROW_S = 600.0  # one timeline row per 10 minutes
 MAX_PLOT_POINTS = 1500  # contour points per speaker and plot; longer calls are averaged into bins
@@ -47,7 +47,7 @@ h1{font-size:22px;margin:4px 0}h2{font-size:17px;margin:24px 0 8px;border-bottom
 .facts{color:#555}.plot svg{width:100%;height:auto}
 .cards{display:flex;flex-wrap:wrap;gap:12px}
 .card{border:1px solid #ccc;border-radius:6px;padding:8px 12px;flex:1 1 340px}
-.card h3{margin:2px 0 6px;font-size:15px}.value{font-size:22px;font-weight:600}
+.card h3{margin:2px 0 6px;font-size:15px}tr.na td{color:#888;font-style:italic}.value{font-size:22px;font-weight:600}
 table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;text-align:right;border-bottom:1px solid #eee}
 td:first-child,th:first-child{text-align:left}.why{margin:6px 0 0;color:#333}
 .turn{display:flex;gap:10px;padding:3px 6px;border-left:5px solid var(--c);cursor:pointer;margin:2px 0}
@@ -120,7 +120,8 @@ def _page(title: str, body: str, data: Any) -> str:
 
 def timeline_svg(doc: dict[str, Any]) -> str:
     """Both parties as lanes, one row per 10 minutes: speech segments, overlaps shaded, interruptions (down
-    triangles) and backchannels (dots) on the lane of who made them, dead air and long monologues as bars."""
+    triangles), turn-end overlaps (up triangles) and backchannels (dots) on the lane of who made them, dead air
+    and long monologues as bars."""
     lanes, duration = _lanes(doc), max(doc["duration_s"], 1.0)
     rows = max(1, math.ceil(duration / TIMELINE_ROW_S))
     fig = Figure(figsize=(12, 0.6 + 1.5 * rows), layout="constrained")
@@ -143,12 +144,12 @@ def timeline_svg(doc: dict[str, Any]) -> str:
             if x.get("type") == "long_monologue" and x["by"] in y:
                 ax.plot([x["start"], x["end"]], [y[x["by"]] + 0.42] * 2, color=OKABE_ITO["vermillion"], lw=3,
                         solid_capstyle="butt", label="long monologue")
-        for kind, marker, size in (("interruption", "v", 70), ("backchannel", "o", 22)):
+        for kind, marker, size in (("interruption", "v", 70), ("turn_end_overlap", "^", 40), ("backchannel", "o", 22)):
             marks = [x for x in seen if x.get("type") == kind and x["by"] in y]
             if marks:
                 ax.scatter([x["start"] for x in marks], [y[x["by"]] + 0.3 for x in marks],
                            c=[color[x["by"]] for x in marks], marker=marker, s=size, edgecolors="black",
-                           linewidths=0.8, zorder=3, label=kind)
+                           linewidths=0.8, zorder=3, label=_name(kind))
         ax.set_xlim(t0, t0 + TIMELINE_ROW_S if rows > 1 else t1)
         ax.set_ylim(0, len(lanes) + 0.8)
         ax.set_yticks([y[ln.speaker] for ln in lanes], [ln.label for ln in lanes])
@@ -226,17 +227,34 @@ def _name(key: str) -> str:
 
 
 def score_sentence(score: dict[str, Any]) -> str:
-    """One plain sentence on what moved a score: its largest contribution and its largest loss."""
-    used = {k: c for k, c in score["components"].items() if c["weight"] > 0 and c["rating"] is not None}
+    """Plain sentences on what moved a score: its largest contribution and its largest loss (with the moment
+    that bears it out, where the component names one), and the components the call gave no occasion for."""
+    comps = score["components"]
+    used = {k: c for k, c in comps.items() if c["weight"] > 0 and c["rating"] is not None}
+    idle = [_name(k) for k, c in comps.items() if not c.get("applicable", True)]
+    tail = f" Not applicable in this call: {', '.join(idle)}." if idle else ""
     if score["value"] is None or not used:
-        return "Not scored: none of its components had evidence in this call."
+        return "Not scored: none of its components had evidence in this call." + tail
     best = max(used, key=lambda k: used[k]["contribution"])
     lost = {k: 100 * c["weight"] * (1 - c["rating"]) for k, c in used.items()}
     worst = max(lost, key=lambda k: lost[k])
     head = f"Carried most by {_name(best)} (+{used[best]['contribution']:.1f})"
     if lost[worst] < 0.05:
-        return head + "; every component at full marks."
-    return head + f"; {_name(worst)} cost it the most ({lost[worst]:.1f} of {100 * used[worst]['weight']:.1f} points)."
+        return head + "; every component at full marks." + tail
+    note = used[worst].get("note")
+    where = f" ({note})" if note else ""
+    return (head + f"; {_name(worst)} cost it the most ({lost[worst]:.1f} of {100 * used[worst]['weight']:.1f} "
+            f"points){where}." + tail)
+
+
+def _component_row(name: str, c: dict[str, Any]) -> str:
+    """A component as a table row: value, evidence, rating, weight ("n/a": not applicable), points; its note
+    as the row's tooltip."""
+    applicable = c.get("applicable", True)
+    evidence = "-" if c.get("evidence") is None else f"{c['evidence']:.2f} {_esc(c.get('evidence_unit') or '')}"
+    return (f'<tr{"" if applicable else " class=na"} title="{_esc(c.get("note") or "")}"><td>{_esc(_name(name))}</td>'
+            f"<td>{_num(c['value'])}</td><td>{evidence}</td><td>{_num(c['rating'])}</td>"
+            f"<td>{_num(c['weight']) if applicable else 'n/a'}</td><td>{_num(c['contribution'])}</td></tr>")
 
 
 def _num(value: Any, digits: int = 2) -> str:
@@ -248,13 +266,11 @@ def score_cards(doc: dict[str, Any]) -> str:
     out = []
     for lane, spk in zip(_lanes(doc), doc["speakers"], strict=True):
         for name, score in spk["scores"].items():
-            rows = "".join(f"<tr><td>{_esc(_name(k))}</td><td>{_num(c['value'])}</td><td>{_num(c['rating'])}</td>"
-                           f"<td>{_num(c['weight'])}</td><td>{_num(c['contribution'])}</td></tr>"
-                           for k, c in score["components"].items())
+            rows = "".join(_component_row(k, c) for k, c in score["components"].items())
             out.append(f'<div class="card score" data-speaker="{_esc(spk["id"])}" data-score="{_esc(name)}" '
                        f'style="border-top:4px solid {lane.color}"><h3>{_esc(lane.label)}: {_esc(_name(name))} '
                        f'<span class="value">{_num(score["value"], 0)}</span></h3><table><tr><th>component</th>'
-                       f"<th>value</th><th>rating</th><th>weight</th><th>points</th></tr>{rows}</table>"
+                       f"<th>value</th><th>evidence</th><th>rating</th><th>weight</th><th>points</th></tr>{rows}</table>"
                        f'<p class="why">{_esc(score_sentence(score))}</p></div>')
     return f'<div class="cards">{"".join(out)}</div>' if out else "<p>No scores: roles were not assessed.</p>"
 
