@@ -103,6 +103,7 @@ class DynamicsConfig:
     repeat_window_words: int = 12
     turn_end_overlap_s: float = 1.0
     hold_phrases: tuple[str, ...] = lexicons.HOLDS
+    hold_min_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,10 @@ class CuesConfig:
     closing: tuple[str, ...] = lexicons.CLOSING
     escalation: tuple[str, ...] = lexicons.ESCALATION
     problem: tuple[str, ...] = lexicons.PROBLEMS
+    ownership: tuple[str, ...] = lexicons.OWNERSHIP
+    deflection: tuple[str, ...] = lexicons.DEFLECTION
+    resolution_check: tuple[str, ...] = lexicons.RESOLUTION_CHECK
+    hold_thanks: tuple[str, ...] = lexicons.HOLD_THANKS
     upset_sentiment: float = -0.4
     open_question_starts: tuple[str, ...] = lexicons.OPEN_QUESTION_STARTS
 
@@ -172,27 +177,29 @@ class ComponentConfig:
     ``prior`` > 0 shrinks the measured value toward ``neutral`` by its evidence n (minutes of talk,
     questions, replies): (value x n + neutral x prior) / (n + prior). ``applies``: conditions that must
     all hold for the component to count (``agent``: the speaker is the agent; ``problem``: another party
-    voiced a problem, frustration or negative sentiment); otherwise it is not applicable and left out.
+    voiced a problem, frustration or negative sentiment; ``name``: another party gave their name; ``hold``:
+    the speaker put the others on hold); otherwise it is not applicable and left out.
     """
 
     weight: float
     points: tuple[tuple[float, float], ...]
     neutral: float = 0.0
     prior: float = 0.0
-    applies: tuple[Literal["agent", "problem"], ...] = ()
+    applies: tuple[Literal["agent", "problem", "name", "hold"], ...] = ()
 
 
 @dataclass(frozen=True)
 class ToneConfig:
     """Tone: how the speaker sounds and which words they choose."""
 
-    pace_wpm: ComponentConfig = ComponentConfig(1.0, ((110, 0), (140, 1), (230, 1), (280, 0)))
+    pace_wpm: ComponentConfig = ComponentConfig(1.0, ((110, 0), (150, 1), (260, 1), (320, 0)))
     pitch_variability_st: ComponentConfig = ComponentConfig(1.0, ((1.0, 0), (2.0, 1), (5.0, 1), (8.0, 0)))
     loudness_steadiness_db: ComponentConfig = ComponentConfig(0.5, ((8.0, 1), (12.0, 0)))
     positive_per_min: ComponentConfig = ComponentConfig(1.0, ((0, 0), (2, 1)), 1.0, 1.0)
     negative_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 1), (3, 0)), 0.0, 1.0)
     empathy_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (2, 1)), 1.0, 1.0, ("agent", "problem"))
     sentiment: ComponentConfig = ComponentConfig(1.0, ((-0.5, 0), (0.5, 1)))
+    ownership_share: ComponentConfig = ComponentConfig(1.0, ((0, 0), (1, 1)), 0.75, 2.0)
     pace_vs_baseline: ComponentConfig = ComponentConfig(0.5, ((0.75, 0), (0.9, 1), (1.1, 1), (1.3, 0)))
     pitch_variability_vs_baseline: ComponentConfig = ComponentConfig(0.5, ((0.5, 0), (0.8, 1), (1.3, 1), (1.8, 0)))
     loudness_vs_baseline_db: ComponentConfig = ComponentConfig(0.5, ((-6, 0), (-3, 1), (3, 1), (6, 0)))
@@ -204,9 +211,10 @@ class PatienceConfig:
 
     interruptions_per_min: ComponentConfig = ComponentConfig(2.0, ((0, 1), (2, 0)), 0.0, 2.0)
     response_latency_s: ComponentConfig = ComponentConfig(1.0, ((-0.5, 0), (0.3, 1), (1.5, 1), (4.0, 0)), 0.8, 2.0)
-    quick_reply_share: ComponentConfig = ComponentConfig(1.0, ((0, 1), (0.5, 0)), 0.1, 2.0)
+    quick_reply_share: ComponentConfig = ComponentConfig(1.0, ((0.5, 1), (1.0, 0)), 0.5, 2.0)
     articulation_rate_sps: ComponentConfig = ComponentConfig(1.0, ((2.5, 0), (3.0, 1), (5.5, 1), (7.0, 0)))
     longest_wait_s: ComponentConfig = ComponentConfig(1.5, ((3.0, 1), (10.0, 0.5), (20.0, 0)))
+    hold_etiquette: ComponentConfig = ComponentConfig(1.0, ((0, 0), (1, 1)), applies=("agent", "hold"))
 
 
 @dataclass(frozen=True)
@@ -218,8 +226,10 @@ class ListeningConfig:
     acknowledgements_per_min: ComponentConfig = ComponentConfig(1.5, ((0, 0), (1.5, 1)), 0.75, 1.0)
     empathy_per_min: ComponentConfig = ComponentConfig(1.0, ((0, 0), (2, 1)), 1.0, 1.0, ("agent", "problem"))
     positive_closing: ComponentConfig = ComponentConfig(0.5, ((0, 0), (1, 1)), applies=("agent",))
-    pace_mirroring_wpm: ComponentConfig = ComponentConfig(0.5, ((-20, 0), (0, 0.5), (20, 1)))
-    pitch_mirroring_st: ComponentConfig = ComponentConfig(0.5, ((-2, 0), (0, 0.5), (2, 1)))
+    resolution_check: ComponentConfig = ComponentConfig(0.5, ((0, 0), (1, 1)), applies=("agent",))
+    personalization: ComponentConfig = ComponentConfig(0.5, ((0, 0), (1, 1)), applies=("agent", "name"))
+    pace_mirroring_wpm: ComponentConfig = ComponentConfig(0.5, ((-20, 0), (0, 0.5), (20, 1)), 0.0, 1.0)
+    pitch_mirroring_st: ComponentConfig = ComponentConfig(0.5, ((-2, 0), (0, 0.5), (2, 1)), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -423,6 +433,8 @@ def _check_conversation(c: Config) -> None:
     dy, p, ac, r = c.dynamics, c.prosody, c.acoustics, c.roles
     _positive(dy, "dynamics", "min_pause_s", "backchannel_max_s", "long_monologue_s", "repeat_words")
     _not_negative(dy, "dynamics", "turn_end_overlap_s")
+    _need(dy.hold_min_s >= dy.dead_air_s, "dynamics.hold_min_s", f"at least dead_air_s ({dy.dead_air_s:g})",
+          dy.hold_min_s)
     _need(dy.dead_air_s > dy.min_pause_s, "dynamics.dead_air_s", f"more than min_pause_s ({dy.min_pause_s:g})",
           dy.dead_air_s)
     _not_negative(dy, "dynamics", "interruption_min_overlap_s", "quick_reply_s")

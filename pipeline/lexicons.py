@@ -77,12 +77,38 @@ CLOSING = (
     "have a wonderful day", "you're welcome", "you are welcome",
 )
 ESCALATION = (*MANAGER, "escalate", "complaint", "speak to someone else")
+# taking ownership of the customer's issue against pushing it elsewhere (service behaviours)
+OWNERSHIP = (
+    "i'll take care of", "i will take care of", "let me take care of", "i'll make sure", "i will make sure",
+    "i'll handle", "i will handle", "i'll get that", "i will get that", "i'll fix", "i will fix", "i'll send",
+    "i will send", "i'll set", "i will set", "i'll go ahead", "i've gone ahead", "i have gone ahead", "let me",
+    "i'll look into", "i will look into", "leave it with me", "i'll follow up",
+    "i will follow up", "i've processed", "i have processed", "i've updated", "i have updated",
+)
+DEFLECTION = (
+    "not my department", "not my problem", "that's not my", "that is not my", "you'll have to call",
+    "you will have to call", "you need to call", "you have to call", "call back", "call another", "another department",
+    "someone else", "can't help you",
+    "cannot help you", "not something i can", "out of my hands", "i don't handle", "i do not handle",
+)
+RESOLUTION_CHECK = (
+    *MORE_HELP, "anything else we can", "is there anything else", "anything else today", "anything else for you",
+    "something else i can", "does that help", "did that help", "does that answer", "did that answer",
+    "have i answered", "have i resolved", "does that solve", "did that solve", "is that everything",
+    "you're all set", "you are all set", "all set",
+)
+HOLD_THANKS = (
+    "thank you for holding", "thanks for holding", "thank you for waiting", "thanks for waiting",
+    "thank you for your patience", "thanks for your patience", "sorry for the wait", "sorry to keep you waiting",
+    "sorry about the wait", "thanks for bearing with me", "thank you for bearing with me",
+)
 # a party voicing a problem, a loss or frustration: the occasion for empathy and apology (scores)
 PROBLEMS = (
     "problem", "issue", "wrong", "not working", "doesn't work", "isn't working", "broken", "lost", "stolen", "fraud",
     "charged twice", "double charged", "declined", "locked out", "frustrated", "frustrating", "annoyed", "upset",
     "angry", "unacceptable", "ridiculous", "terrible", "awful", "disappointed", "took forever", "waiting", "complaint",
-    "mistake", "error", "worried", "concerned", "unfortunately",
+    "mistake", "error", "worried", "concerned", "unfortunately", "forever", "dead air", "long time", "kept me waiting",
+    "on hold for",
 )
 OPEN_QUESTION_STARTS = (
     "how", "why", "what happened", "what seems", "what can i", "what would", "what else", "tell me", "could you tell",

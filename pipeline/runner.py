@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.audio import decode, echo, vad
 from pipeline.config import Config
-from pipeline.conversation import acoustics, cues, dynamics, prosody, redaction, roles, scoring
+from pipeline.conversation import acoustics, behaviours, cues, dynamics, prosody, redaction, roles, scoring
 from pipeline.diarization import align, channels, embedding, pyannote
 from pipeline.errors import CallscopeError, StageError
 from pipeline.hooks import Hook
@@ -110,8 +110,11 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
         who = roles.assign(alignment, said, config.roles, metadata.channel_roles if metadata else None)
         if doubt := roles.map_doubt(who, roles.from_evidence(alignment, said, config.roles), alignment.channel_of):
             diar = dataclasses.replace(diar, notes=(*diar.notes, doubt))
+        did = behaviours.find(alignment.words, config.cues, config.dynamics.hold_phrases)
+        holds = behaviours.holds(conversation.waits, alignment.words, config.dynamics.hold_min_s,
+                                 config.cues.hold_thanks)
         trends, scores = scoring.analyze(alignment, conversation, voices, said, rec.info.duration_s, config.scoring,
-                                         who)
+                                         who, did, holds)
     timings["total"] = time.perf_counter() - t0
     return CallResult(call_id, rec.info, transcript, diar, alignment, conversation, voices, measured, timings,
-                      Assessment(who, said, trends, scores))
+                      Assessment(who, said, trends, scores, did))

@@ -177,6 +177,7 @@ class SpeakerDynamics:
     words: int
     words_per_minute: float
     articulation_rate_sps: float | None
+    phonation_wpm: float | None
     pause_count: int
     pauses_per_min: float
     pause_mean_s: float | None
@@ -194,11 +195,23 @@ class SpeakerDynamics:
     reply_gap_p90_s: float | None
     quick_replies: int
     replies_counted: int
+    dead_air_share: float | None
     longest_wait_s: float
     longest_wait_at_s: float | None
     holds: int
     longest_story_s: float | None
     story_talkover_s: float | None
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A dead air and the speaker who broke it (the one the others waited on); ``announced``: they said a
+    hold phrase first ("one moment", "let me check")."""
+
+    speaker: str
+    start: float
+    end: float
+    announced: bool
 
 
 @dataclass(frozen=True)
@@ -218,6 +231,7 @@ class CallDynamics:
     interruptions: int | None
     turn_end_overlaps: int | None
     backchannels: int | None
+    waits: tuple[Wait, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -333,6 +347,18 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Behaviour:
+    """A service behaviour found in a speaker's words (``conversation.behaviours``): its ``kind``, who said it,
+    when, and the words."""
+
+    kind: str
+    speaker: str
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
 class CallCues:
     """Cues per speaker, the sentiment of each turn (``Alignment.turns`` order) and the turns that voice a
     problem (the occasion for empathy and apology)."""
@@ -358,6 +384,7 @@ class SpeakerTrends:
     loudness_vs_baseline_db: float | None
     pace_mirroring_wpm: float | None
     pitch_mirroring_st: float | None
+    mirroring_evidence_min: float | None
     pitch_change_st: float | None
     loudness_change_db: float | None
     sentiment_change: float | None
@@ -399,6 +426,7 @@ class Assessment:
     cues: CallCues
     trends: dict[str, SpeakerTrends]
     scores: dict[str, dict[str, Score]]
+    behaviours: tuple[Behaviour, ...] = ()
 
 
 @dataclass(frozen=True)

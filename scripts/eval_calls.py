@@ -171,6 +171,7 @@ class CallFigures:
     talk_error: dict[str, float]
     scores: dict[str, dict[str, float | None]]
     rating: int | None
+    agent_points: dict[str, float]  # the agent's score components: "score.component" -> contribution (points)
 
     @property
     def speakers_right(self) -> bool:
@@ -216,6 +217,12 @@ def scores_of(result: CallResult, speaker: str | None) -> dict[str, float | None
     return {name: given[name].value if name in given else None for name in SCORES}
 
 
+def points_of(result: CallResult, speaker: str | None) -> dict[str, float]:
+    """The contribution of every component of a speaker's scores, keyed "score.component"."""
+    given = result.assessment.scores.get(speaker, {}) if speaker and result.assessment else {}
+    return {f"{name}.{k}": c.contribution for name, score in given.items() for k, c in score.components.items()}
+
+
 def measure(sid: str, version: str, result: CallResult, ref: Reference, rating: int | None) -> CallFigures:
     """Score one ``CallResult`` against its reference."""
     hyp = result.alignment.segments
@@ -235,7 +242,8 @@ def measure(sid: str, version: str, result: CallResult, ref: Reference, rating: 
         strayed=strayed_words(result, ref, spk),
         talk_error={r: abs(talk[r] - ref.talk_s[r]) / ref.talk_s[r] for r in ROLES},
         scores={r: scores_of(result, spk[r]) for r in ROLES},
-        rating=rating)
+        rating=rating,
+        agent_points=points_of(result, spk["agent"]))
 
 
 def evaluate_calls(calls: Path, tmp: Path, config: Config) -> list[CallFigures]:
@@ -321,6 +329,39 @@ def summary_table(figures: Sequence[CallFigures]) -> str:
     return "\n".join(lines)
 
 
+def spreads(figures: Sequence[CallFigures]) -> tuple[dict[tuple[str, str], float], dict[str, list[float]]]:
+    """Across the versions of each call: the spread (max - min) of each agent score, {(call, score): points},
+    and of each component's contribution, {"score.component": [points per call]}."""
+    by_call: dict[str, list[CallFigures]] = {}
+    for f in figures:
+        by_call.setdefault(f.sid, []).append(f)
+    scores, parts = {}, {}
+    for sid, group in by_call.items():
+        for name in SCORES:
+            values = [f.scores["agent"][name] for f in group]
+            scores[sid, name] = (max(values) - min(values)) if None not in values else float("nan")
+        for key in sorted({k for f in group for k in f.agent_points}):
+            values = [f.agent_points.get(key, 0.0) for f in group]
+            parts.setdefault(key, []).append(max(values) - min(values))
+    return scores, parts
+
+
+def spread_tables(figures: Sequence[CallFigures]) -> str:
+    """The agent's scores per call across the versions and their spread, and each component's spread."""
+    scores, parts = spreads(figures)
+    lines = ["| call | agent score | " + " | ".join(VERSIONS) + " | spread |",
+             "| --- | --- |" + " --- |" * (len(VERSIONS) + 1)]
+    for (sid, name), spread in scores.items():
+        values = {f.version: f.scores["agent"][name] for f in figures if f.sid == sid}
+        lines.append(f"| {sid} | {name} | " + " | ".join(_num(values.get(v), 1) for v in VERSIONS)
+                     + f" | {spread:.1f} |")
+    lines += ["", "| component (agent) | median spread | worst spread |", "| --- | --- | --- |"]
+    for key, values in sorted(parts.items(), key=lambda kv: -max(kv[1])):
+        if max(values) > 0:
+            lines.append(f"| {key} | {np.median(values):.1f} | {max(values):.1f} |")
+    return "\n".join(lines)
+
+
 def _check(ok: bool, text: str) -> str:
     return f"- {'PASS' if ok else 'FAIL'}: {text}"
 
@@ -334,6 +375,8 @@ def acceptance(figures: Sequence[CallFigures]) -> list[str]:
     der = _wanted(f.der[0.25] for f in mono)
     talk = {r: _wanted(f.talk_error[r] for f in mono) for r in ROLES}
     caller = [_wanted(f.wer_of["caller"] for f in g) for g in (mono, stereo)]
+    spread = list(spreads(figures)[0].values())
+    agent = {name: _wanted(f.scores["agent"][name] for f in stereo) for name in SCORES}
     return [
         _check(right[0] == n, f"speaker count right {right[0]}/{n} (wanted {n}/{n})"),
         _check(right[1] == n, f"roles right, no sidecar {right[1]}/{n} (wanted {n}/{n})"),
@@ -342,6 +385,10 @@ def acceptance(figures: Sequence[CallFigures]) -> list[str]:
                f"caller {talk['caller']:.0%} (wanted <= 10 % each)"),
         _check(caller[0] - caller[1] <= 0.08, f"caller WER, median mono {caller[0]:.3f} - stereo "
                f"{caller[1]:.3f} = {caller[0] - caller[1]:.3f} (wanted <= 0.08)"),
+        _check(all(v >= 55 for v in agent.values()), "agent scores on stereo, median " + ", ".join(
+            f"{name} {v:.1f}" for name, v in agent.items()) + " (issue 19: wanted >= 55 each)"),
+        _check(float(np.median(spread)) <= 5 and max(spread) <= 10, f"agent scores across stereo / mono / mu-law, "
+               f"spread median {np.median(spread):.1f}, worst {max(spread):.1f} (issue 19: wanted <= 5 and <= 10)"),
     ]
 
 
@@ -363,7 +410,8 @@ def header(figures: Sequence[CallFigures], model: str, calls: Path, settings: st
         "agent and customer. Words strayed: hypothesis words whose midpoint lies in one role's reference "
         "segments alone but which went to another speaker than that role's. Scores T / P / L: tone, "
         "patience, active listening (0-100); the caller's rating is of the agent (1-10). **wrong** marks "
-        "a speaker count other than 2 or a role missed.")
+        "a speaker count other than 2 or a role missed. Spread: the largest minus the smallest of an agent "
+        "score (or of a component's contribution, in points) over a call's three versions.")
 
 
 def main() -> None:
@@ -380,7 +428,7 @@ def main() -> None:
     asr = config.asr
     model = f"{'bundled tiny.en' if asr.model == BUNDLED else asr.model} {asr.compute_type}"
     table = "\n\n".join([CALL_HEADER + "\n" + "\n".join(call_row(f) for f in figures),
-                         summary_table(figures), "\n".join(acceptance(figures))])
+                         summary_table(figures), spread_tables(figures), "\n".join(acceptance(figures))])
     settings = f"settings `{args.config.name}`" if args.config else "default config"
     write_report(args.out, header(figures, model, args.calls, settings), table, key=args.key,
                  title="Real calls: HarperValleyBank, stereo / mono / mu-law (`scripts/eval_calls.py`)")

@@ -122,6 +122,9 @@ def test_dead_air_belongs_to_who_breaks_it_unless_they_announced_a_hold():
     b = result.speakers["B"]
     assert (b.longest_wait_s, b.longest_wait_at_s, b.holds) == (15.0, 5.0, 1)  # 25 -> 37 was announced
     assert result.speakers["A"].longest_wait_s == 0.0
+    assert (b.dead_air_share, result.speakers["A"].dead_air_share) == (1.0, 0.0)
+    assert [(w.speaker, w.start, w.end, w.announced) for w in result.waits] == [
+        ("B", 5, 20, False), ("B", 25, 37, True)]
 
 
 def test_reply_gaps_after_questions_and_complaints():

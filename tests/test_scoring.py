@@ -9,13 +9,22 @@ import sys
 import pytest
 
 from pipeline.config import ComponentConfig, Config, CuesConfig, config_from_dict, with_overrides
-from pipeline.conversation import cues, roles, scoring
+from pipeline.conversation import behaviours, cues, dynamics, roles, scoring
 from pipeline.errors import MetadataError
 from pipeline.metadata import CallMetadata, load_metadata, metadata_from_dict
 from pipeline.outputs import store
 from pipeline.reporting import report
 from pipeline.runner import analyze_call
-from pipeline.types import SCORES, Alignment, AttributedWord, SpeakerSegment, Turn
+from pipeline.types import (
+    SCORES,
+    Alignment,
+    AttributedWord,
+    CallProsody,
+    SpeakerProsody,
+    SpeakerSegment,
+    Turn,
+    Wait,
+)
 
 from . import scripted_calls
 from .conftest import PYANNOTE_SAMPLE, SAMPLES
@@ -112,29 +121,70 @@ def test_components_without_an_occasion_are_not_applicable():
              "closing": ComponentConfig(1.0, ((0, 0), (1, 1)), applies=("agent",)),
              "pace": ComponentConfig(1.0, ((0, 0), (1, 1)))}
     values = {"empathy": (0.0, 1.0), "closing": (1.0, None), "pace": (0.5, None)}
-    balance_check = scoring.combine(values, parts, "agent", None)
+    balance_check = scoring.combine(values, parts, "agent", {"problem": None})
     empathy = balance_check.components["empathy"]
     assert not empathy.applicable and empathy.weight == 0 and "voiced no problem" in empathy.note
     assert balance_check.value == pytest.approx(75)  # closing 1 and pace 0.5, weights renormalized
-    lost_card = scoring.combine(values, parts, "agent", 'S2 at 0:11: "I lost my credit card" ("lost")')
+    lost_card = scoring.combine(values, parts, "agent", {"problem": 'S2 at 0:11: "I lost my credit card" ("lost")'})
     assert lost_card.components["empathy"].applicable and lost_card.value == pytest.approx(50)
     assert lost_card.components["empathy"].note.startswith("occasion: S2 at 0:11")
-    unknown = scoring.combine(values, parts, "unknown", "S2 at 0:11")
+    unknown = scoring.combine(values, parts, "unknown", {"problem": "S2 at 0:11"})
     assert [k for k, c in unknown.components.items() if not c.applicable] == ["empathy", "closing"]
     assert unknown.value == pytest.approx(50) and "role is unknown" in unknown.components["closing"].note
 
 
-def test_a_problem_voiced_by_the_other_party_is_the_occasion_for_empathy():
-    said = [("S1", 0.0, "thank you for calling how can I help"), ("S2", 3.0, "hi I lost my credit card"),
-            ("S1", 6.0, "I can send you a new one")]
+def _alignment(said):
+    """An alignment from (speaker, start, text) turns, words 0.3 s apart, each turn 2.5 s long."""
     words = tuple(AttributedWord(s, t + i * 0.3, t + i * 0.3 + 0.2, w, 1.0)
                   for s, t, text in said for i, w in enumerate(text.split()))
     turns = tuple(Turn(s, t, t + 2.5, text) for s, t, text in said)
-    al = Alignment(tuple(SpeakerSegment(s, t, t + 2.5) for s, t, _ in said), words, turns)
+    return Alignment(tuple(SpeakerSegment(s, t, t + 2.5) for s, t, _ in said), words, turns)
+
+
+def test_a_problem_voiced_by_the_other_party_is_the_occasion_for_empathy():
+    al = _alignment([("S1", 0.0, "thank you for calling how can I help"), ("S2", 3.0, "hi I lost my credit card"),
+                     ("S1", 6.0, "I can send you a new one")])
     found = cues.analyze(al, 9.0, CuesConfig(), ())
     assert [(p.speaker, p.start, p.why) for p in found.problems] == [("S2", 3.0, '"lost"')]
-    assert scoring.occasion(found.problems, "S1") == 'S2 at 0:03: "hi I lost my credit card" ("lost")'
-    assert scoring.occasion(found.problems, "S2") is None
+    assert scoring.occasions(found.problems, (), (), "S1")["problem"] == (
+        'S2 at 0:03: "hi I lost my credit card" ("lost")')
+    assert scoring.occasions(found.problems, (), (), "S2")["problem"] is None
+
+
+def test_service_behaviours_with_their_words_and_times():
+    """The customer's name used back, ownership against deflection, a resolution check, a hold asked for and
+    thanked for: each found with its words and time, and scored where it had an occasion."""
+    al = _alignment([("S1", 0.0, "Thank you for calling. My name is Anna. How can I help?"),
+                     ("S2", 4.0, "Hi, my name is Elizabeth Davis. My card was stolen."),
+                     ("S1", 8.0, "I'm sorry Elizabeth. I'll take care of that. Let me check, one moment."),
+                     ("S1", 30.0, "Thank you for holding. That is not my department, you need to call fraud."),
+                     ("S1", 36.0, "Is there anything else I can help you with?")])
+    found = behaviours.find(al.words, CuesConfig(), Config().dynamics.hold_phrases)
+    kinds = [(b.kind, b.speaker, b.text) for b in found]
+    assert ("name_given", "S2", "Elizabeth Davis") in kinds and ("name_given", "S1", "Anna") in kinds
+    assert [k for k in kinds if k[0] in ("personalization", "ownership", "deflection", "resolution_check",
+                                         "hold_ask", "hold_thanks")] == [
+        ("personalization", "S1", "Elizabeth."), ("ownership", "S1", "I'll take care of"),
+        ("hold_ask", "S1", "Let me check,"), ("hold_ask", "S1", "one moment."),  # the longest phrase wins
+        ("hold_thanks", "S1", "Thank you for holding."), ("deflection", "S1", "That is not my"),
+        ("deflection", "S1", "you need to call"), ("resolution_check", "S1", "Is there anything else")]
+    hold = Wait("S1", 11.8, 30.0, True)
+    held = behaviours.holds((hold, Wait("S2", 40.0, 43.0, False)), al.words, 10.0, CuesConfig().hold_thanks)
+    assert [(w, t.text) for w, t in held] == [(hold, "Thank you for holding.")]  # a 3 s wait is no hold
+    agent = [b for b in found if b.speaker == "S1"]
+    d = dynamics.analyze(al, Config().dynamics, overlaps_observable=True).speakers["S1"]
+    said = cues.analyze(al, 40.0, CuesConfig(), ())
+    trend = scoring.trends(al, CallProsody({}, (), 10.0, 0.3), said, "S1", 40.0, Config().scoring)
+    values = scoring.measures(d, SpeakerProsody(None, None, None, None, None, 0.0), said.speakers["S1"], trend, 5.0,
+                              agent, held)
+    assert values["tone"]["ownership_share"] == (pytest.approx(1 / 3), 3.0)
+    assert values["patience"]["hold_etiquette"] == (1.0, 1.0)
+    assert values["active_listening"]["personalization"] == (1.0, None)
+    assert values["active_listening"]["resolution_check"] == (1.0, None)
+    occasion = scoring.occasions((), found, held, "S1")
+    assert occasion["name"] == 'S2 gave the name "Elizabeth Davis" at 0:04'
+    assert occasion["hold"] == "hold at 0:11 (18 s): announced, thanked"
+    assert scoring.occasions((), found, (), "S2")["hold"] is None
 
 
 def test_a_caller_who_gives_their_name_is_not_taken_for_the_agent():
@@ -286,18 +336,24 @@ def test_a_sidecar_that_swaps_the_roles_is_kept_and_flagged(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def harper_valley_stereo(tmp_path_factory, analyzed):
-    """The four HarperValleyBank calls as stereo (agent left, caller right), analyzed without a sidecar:
-    {call: call.json document}."""
+def harper_valley(tmp_path_factory, analyzed):
+    """The four HarperValleyBank calls as stereo (agent left, caller right), mono and mono mu-law, analyzed
+    without a sidecar: {(call, version): call.json document}."""
     from scripts.eval_calls import CALLS, build_versions
 
-    tmp = tmp_path_factory.mktemp("harper-valley-stereo")
+    tmp = tmp_path_factory.mktemp("harper-valley-calls")
     docs = {}
     for path in sorted((CALLS / "transcript").glob("*.json")):
-        doc = store.call_document(analyzed(build_versions(CALLS, path.stem, tmp)["stereo"]))
-        store.validate(doc)
-        docs[path.stem] = doc
+        for version, audio in build_versions(CALLS, path.stem, tmp).items():
+            doc = store.call_document(analyzed(audio))
+            store.validate(doc)
+            docs[path.stem, version] = doc
     return docs
+
+
+@pytest.fixture(scope="module")
+def harper_valley_stereo(harper_valley):
+    return {call: doc for (call, version), doc in harper_valley.items() if version == "stereo"}
 
 
 def test_real_calls_score_every_speaker_in_context(harper_valley_stereo):
@@ -328,9 +384,22 @@ def test_real_call_silence_and_closing_overlap_read_as_a_listener_would(harper_v
     slow = by_role(harper_valley_stereo["a7ccc3379af44b9f"], "agent")
     wait = slow["scores"]["patience"]["components"]["longest_wait_s"]
     assert slow["metrics"]["longest_wait_s"] > 15 and wait["rating"] == 0 and "in silence at 0:5" in wait["note"]
+    etiquette = slow["scores"]["patience"]["components"]["hold_etiquette"]
+    assert etiquette["value"] == 0 and "not announced, not thanked" in etiquette["note"]
     assert "longest wait s cost it the most" in report.score_sentence(slow["scores"]["patience"])
     closing = harper_valley_stereo["eb82ec7b5f0944ca"]
     agent = by_role(closing, "agent")
     assert [e["type"] for e in closing["events"] if e["by"] == agent["id"] and e["type"] != "pause"] == [
         "turn_end_overlap"]
     assert agent["metrics"]["interruptions_made"] == 0 and agent["scores"]["patience"]["value"] >= 90
+
+
+def test_real_calls_score_alike_as_stereo_mono_and_mu_law(harper_valley):
+    """The same call recorded three ways: the agent's scores within 5 points in the median, 10 at worst."""
+    spreads = []
+    for call in {c for c, _ in harper_valley}:
+        agents = [by_role(harper_valley[call, v], "agent") for v in ("stereo", "mono", "mulaw")]
+        for score in SCORES:
+            values = [a["scores"][score]["value"] for a in agents]
+            spreads.append(max(values) - min(values))
+    assert sorted(spreads)[len(spreads) // 2] <= 5 and max(spreads) <= 10, spreads

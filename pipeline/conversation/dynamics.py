@@ -47,6 +47,7 @@ from pipeline.types import (
     Span,
     SpeakerDynamics,
     SpeakerSegment,
+    Wait,
 )
 
 SAME_END_S = 0.01  # two speakers whose speech ends this close together stopped together
@@ -310,11 +311,11 @@ def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
 
 
 def waits(dead_air: Sequence[Event], segments: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
-          config: DynamicsConfig) -> dict[str, list[tuple[Event, bool]]]:
-    """Per speaker, the dead air they kept the others waiting through: each stretch belongs to whoever broke
-    it, and is an announced hold when they said a ``hold_phrases`` phrase in their last ``HOLD_LOOKBACK_S``
-    of speech before it ("one moment", "let me check")."""
-    out: dict[str, list[tuple[Event, bool]]] = defaultdict(list)
+          config: DynamicsConfig) -> tuple[Wait, ...]:
+    """The dead air the others waited through: each stretch belongs to whoever broke it, and is announced
+    when they said a ``hold_phrases`` phrase in their last ``HOLD_LOOKBACK_S`` of speech before it ("one
+    moment", "let me check")."""
+    out = []
     by_start = sorted(segments, key=lambda x: x.start)
     starts = [x.start for x in by_start]
     for gap in dead_air:
@@ -324,8 +325,8 @@ def waits(dead_air: Sequence[Event], segments: Sequence[SpeakerSegment], words: 
         owner = by_start[i].speaker
         said = [w.text for w in words if w.speaker == owner and gap.start - HOLD_LOOKBACK_S <= w.end
                 and w.start < gap.start + SAME_END_S]
-        out[owner].append((gap, bool(count_phrases(tokens(" ".join(said)), config.hold_phrases))))
-    return out
+        out.append(Wait(owner, gap.start, gap.end, bool(count_phrases(tokens(" ".join(said)), config.hold_phrases))))
+    return tuple(out)
 
 
 def stories(turns: Sequence[SpeakerSegment], cuts: Sequence[Event]) -> tuple[SpeakerSegment, ...]:
@@ -380,7 +381,7 @@ class TurnEvents:
     latencies: dict[str, list[float]]  # per speaker
     reply_gaps: dict[str, list[float]]  # per speaker
     stories: dict[str, SpeakerSegment]  # each speaker's longest uninterrupted turn
-    waits: dict[str, list[tuple[Event, bool]]]  # per speaker, the dead air they broke (announced or not)
+    waits: tuple[Wait, ...]  # the dead air, each with who broke it and whether they announced it
 
 
 def floor(segments: Sequence[SpeakerSegment], words: Sequence[AttributedWord], config: DynamicsConfig) -> Floor:
@@ -430,7 +431,8 @@ def speaker_figures(spk: str, alignment: Alignment, talk: Mapping[str, float], h
     gaps = [p.end - p.start for p in found.pauses if p.by == spk]
     lat, replied = found.latencies.get(spk, []), found.reply_gaps.get(spk, [])
     story = found.stories.get(spk)
-    silent = [g for g, announced in found.waits.get(spk, []) if not announced]
+    silent = [w for w in found.waits if w.speaker == spk and not w.announced]
+    dead = sum(w.end - w.start for w in found.waits)
     longest = max(silent, key=lambda g: g.end - g.start, default=None)
     observable = overlaps_observable
     return SpeakerDynamics(
@@ -441,6 +443,7 @@ def speaker_figures(spk: str, alignment: Alignment, talk: Mapping[str, float], h
         words=len(mine),
         words_per_minute=60 * len(mine) / t if t else 0.0,
         articulation_rate_sps=float(syl / voiced) if voiced else None,
+        phonation_wpm=60 * len(mine) / voiced if voiced else None,
         pause_count=len(gaps),
         pauses_per_min=60 * len(gaps) / t if t else 0.0,
         pause_mean_s=float(np.mean(gaps)) if gaps else None,
@@ -458,9 +461,10 @@ def speaker_figures(spk: str, alignment: Alignment, talk: Mapping[str, float], h
         reply_gap_p90_s=_stat(replied, 90),
         quick_replies=sum(1 for g in replied if g < config.quick_reply_s),
         replies_counted=len(replied),
+        dead_air_share=sum(w.end - w.start for w in found.waits if w.speaker == spk) / dead if dead else None,
         longest_wait_s=longest.end - longest.start if longest else 0.0,
         longest_wait_at_s=longest.start if longest else None,
-        holds=sum(1 for _, announced in found.waits.get(spk, []) if announced),
+        holds=sum(1 for w in found.waits if w.speaker == spk and w.announced),
         longest_story_s=story.end - story.start if story else None,
         story_talkover_s=talk_inside(story, alignment.segments) if story and observable else None,
     )
@@ -483,6 +487,7 @@ def call_figures(segments: Sequence[SpeakerSegment], speakers: dict[str, Speaker
         interruptions=len(found.interruptions) if overlaps_observable else None,
         turn_end_overlaps=len(found.turn_end_overlaps) if overlaps_observable else None,
         backchannels=len(held.backchannels) if overlaps_observable else None,
+        waits=found.waits,
     )
 
 

@@ -30,6 +30,7 @@ from pipeline.conversation.timeline import activity
 from pipeline.types import (
     SCORES,
     Alignment,
+    Behaviour,
     CallCues,
     CallDynamics,
     CallProsody,
@@ -41,6 +42,7 @@ from pipeline.types import (
     SpeakerDynamics,
     SpeakerProsody,
     SpeakerTrends,
+    Wait,
 )
 
 MIN_WINDOW_TALK_S = 2.0  # pace in a window needs this much of the speaker's speech
@@ -126,16 +128,18 @@ def _pitch(prosody: CallProsody, speaker: str, t0: float, t1: float) -> float | 
 
 def mirroring(alignment: Alignment, prosody: CallProsody, speaker: str, duration_s: float) -> dict[str, float | None]:
     """How far the speaker's pace (wpm) and absolute pitch (st) moved toward the other party with the
-    most speech, from the call's first to its last third (``_toward``)."""
+    most speech, from the call's first to its last third (``_toward``), and the evidence behind it: the least
+    talk (minutes) of the two in those thirds."""
     others = {s: sum(x.duration for x in spans) for s, spans in activity(alignment.segments).items() if s != speaker}
     if not others:
-        return {"pace_mirroring_wpm": None, "pitch_mirroring_st": None}
+        return {"pace_mirroring_wpm": None, "pitch_mirroring_st": None, "mirroring_evidence_min": None}
     other = max(others, key=others.get)
     thirds = ((0.0, duration_s / 3), (2 * duration_s / 3, duration_s + 1.0))
     return {"pace_mirroring_wpm": _toward([_pace(alignment, speaker, a, b) for a, b in thirds],
                                           [_pace(alignment, other, a, b) for a, b in thirds]),
             "pitch_mirroring_st": _toward([_pitch(prosody, speaker, a, b) for a, b in thirds],
-                                          [_pitch(prosody, other, a, b) for a, b in thirds])}
+                                          [_pitch(prosody, other, a, b) for a, b in thirds]),
+            "mirroring_evidence_min": min(_talk(alignment, s, a, b) for s in (speaker, other) for a, b in thirds) / 60}
 
 
 def deescalation(alignment: Alignment, prosody: CallProsody, cues: CallCues, speaker: str,
@@ -181,6 +185,13 @@ EVIDENCE_UNITS = {
     "acknowledgements_per_min": "min of own talk", "interruptions_per_min": "min of the other's talk",
     "backchannels_per_min": "min of the other's talk", "response_latency_s": "replies",
     "quick_reply_share": "replies to questions and complaints", "open_question_share": "questions",
+    "ownership_share": "ownership and deflection phrases", "hold_etiquette": "holds",
+    "pace_mirroring_wpm": "min of the least talk in a third", "pitch_mirroring_st": "min of the least talk in a third",
+}
+CONDITIONS = {  # what makes an occasion for the ``applies`` conditions other than ``agent``, when there is none
+    "problem": "the other party voiced no problem, frustration or negative sentiment",
+    "name": "the other party never gave their name",
+    "hold": "this speaker put nobody on hold",
 }
 
 
@@ -192,8 +203,9 @@ def _share(part: int, whole: int) -> Measure:
     return (part / whole, float(whole)) if whole else (None, None)
 
 
-def measures(d: SpeakerDynamics, p: SpeakerProsody, c: SpeakerCues, tr: SpeakerTrends,
-             other_talk_s: float) -> dict[str, dict[str, Measure]]:
+def measures(d: SpeakerDynamics, p: SpeakerProsody, c: SpeakerCues, tr: SpeakerTrends, other_talk_s: float,
+             did: Sequence[Behaviour] = (), holds: Sequence[tuple[Wait, Behaviour | None]] = (),
+             ) -> dict[str, dict[str, Measure]]:
     """The value and evidence of every component of the three scores (names as in ``ScoringConfig``);
     value None: no evidence.
 
@@ -202,15 +214,19 @@ def measures(d: SpeakerDynamics, p: SpeakerProsody, c: SpeakerCues, tr: SpeakerT
     """
     own, other = d.talk_time_s / 60, other_talk_s / 60
     empathy = _rate(c.empathy_phrases + c.apologies, own)
+    kinds = [b.kind for b in did]
+    owning, deflecting = kinds.count("ownership"), kinds.count("deflection")
+    courtesy = sum(w.announced + (thanks is not None) for w, thanks in holds)
     return {
         "tone": {
-            "pace_wpm": (d.words_per_minute if d.words else None, None),
+            "pace_wpm": (d.phonation_wpm, None),
             "pitch_variability_st": (p.pitch_std_st, None),
             "loudness_steadiness_db": (p.loudness_db_std, None),
             "positive_per_min": _rate(c.positive_phrases, own),
             "negative_per_min": _rate(c.negative_phrases, own),
             "empathy_per_min": empathy,
             "sentiment": (c.sentiment_mean, None),
+            "ownership_share": _share(owning, owning + deflecting),
             "pace_vs_baseline": (tr.pace_vs_baseline, None),
             "pitch_variability_vs_baseline": (tr.pitch_variability_vs_baseline, None),
             "loudness_vs_baseline_db": (tr.loudness_vs_baseline_db, None),
@@ -222,6 +238,7 @@ def measures(d: SpeakerDynamics, p: SpeakerProsody, c: SpeakerCues, tr: SpeakerT
             "quick_reply_share": _share(d.quick_replies, d.replies_counted),
             "articulation_rate_sps": (d.articulation_rate_sps, None),
             "longest_wait_s": (d.longest_wait_s if d.words else None, None),
+            "hold_etiquette": (courtesy / (2 * len(holds)), float(len(holds))) if holds else (None, None),
         },
         "active_listening": {
             "backchannels_per_min": _rate(d.backchannels, other),
@@ -229,8 +246,10 @@ def measures(d: SpeakerDynamics, p: SpeakerProsody, c: SpeakerCues, tr: SpeakerT
             "acknowledgements_per_min": _rate(c.acknowledgements + c.paraphrases, own),
             "empathy_per_min": empathy,
             "positive_closing": (float(c.closings > 0) if d.words else None, None),
-            "pace_mirroring_wpm": (tr.pace_mirroring_wpm, None),
-            "pitch_mirroring_st": (tr.pitch_mirroring_st, None),
+            "resolution_check": (float("resolution_check" in kinds) if d.words else None, None),
+            "personalization": (float("personalization" in kinds) if d.words else None, None),
+            "pace_mirroring_wpm": (tr.pace_mirroring_wpm, tr.mirroring_evidence_min),
+            "pitch_mirroring_st": (tr.pitch_mirroring_st, tr.mirroring_evidence_min),
         },
     }
 
@@ -246,24 +265,51 @@ def _clock(t: float) -> str:
     return f"{int(t // 60)}:{int(t % 60):02d}"
 
 
-def occasion(problems: Sequence[Problem], speaker: str) -> str | None:
-    """The first turn in which another party voiced a problem, as a note (None: none did)."""
-    first = next((p for p in problems if p.speaker != speaker), None)
-    if first is None:
-        return None
-    text = first.text if len(first.text) <= 80 else first.text[:77] + "..."
-    return f'{first.speaker} at {_clock(first.start)}: "{text}" ({first.why})'
+def _quote(text: str, limit: int = 80) -> str:
+    return f'"{text if len(text) <= limit else text[:limit - 3] + "..."}"'
 
 
-def applies(cfg: ComponentConfig, role: str, problem: str | None) -> tuple[bool, str | None]:
-    """Whether a component counts for a speaker of ``role``, and the note that says why (or its occasion)."""
+def occasions(problems: Sequence[Problem], behaviours: Sequence[Behaviour],
+              holds: Sequence[tuple[Wait, Behaviour | None]], speaker: str) -> dict[str, str | None]:
+    """The occasions of the ``applies`` conditions for a speaker, each as a note naming its moment (None:
+    none): the first problem another party voiced, the first name another party gave, the speaker's holds."""
+    problem = next((p for p in problems if p.speaker != speaker), None)
+    name = next((b for b in behaviours if b.kind == "name_given" and b.speaker != speaker), None)
+    return {
+        "problem": None if problem is None else (f"{problem.speaker} at {_clock(problem.start)}: "
+                                                 f"{_quote(problem.text)} ({problem.why})"),
+        "name": None if name is None else f'{name.speaker} gave the name "{name.text}" at {_clock(name.start)}',
+        "hold": "; ".join(f"hold at {_clock(w.start)} ({w.end - w.start:.0f} s): "
+                          f"{'announced' if w.announced else 'not announced'}, "
+                          f"{'thanked' if thanks else 'not thanked'}" for w, thanks in holds) or None,
+    }
+
+
+def applies(cfg: ComponentConfig, role: str, occasion: dict[str, str | None]) -> tuple[bool, str | None]:
+    """Whether a component counts for a speaker of ``role`` given the call's ``occasions``, and the note that
+    says why not (or names the occasion)."""
     if "agent" in cfg.applies and role != "agent":
         return False, f"not applicable: an agent's behaviour, and this speaker's role is {role}"
-    if "problem" in cfg.applies:
-        if problem is None:
-            return False, "not applicable: the other party voiced no problem, frustration or negative sentiment"
-        return True, f"occasion: {problem}"
-    return True, None
+    missing = [c for c in cfg.applies if c != "agent" and occasion.get(c) is None]
+    if missing:
+        return False, "not applicable: " + "; ".join(CONDITIONS[c] for c in missing)
+    found = [occasion[c] for c in cfg.applies if c != "agent"]
+    return True, "occasion: " + "; ".join(found) if found else None
+
+
+def evidence_notes(d: SpeakerDynamics, did: Sequence[Behaviour]) -> dict[str, str]:
+    """The moments behind a speaker's behaviour components, as notes: the longest wait, the first deflection
+    (else ownership), the first resolution check and use of the other's name."""
+    notes = {}
+    if d.longest_wait_at_s is not None:
+        notes["longest_wait_s"] = (f"the others waited {d.longest_wait_s:.0f} s in silence at "
+                                   f"{_clock(d.longest_wait_at_s)} before this speaker went on")
+    for component, kinds in (("ownership_share", ("deflection", "ownership")), ("resolution_check",
+                             ("resolution_check",)), ("personalization", ("personalization",))):
+        first = next((b for kind in kinds for b in did if b.kind == kind), None)
+        if first is not None:
+            notes[component] = f"{first.kind.replace('_', ' ')}: {_quote(first.text)} at {_clock(first.start)}"
+    return notes
 
 
 def rating(value: float, points: Sequence[tuple[float, float]]) -> float:
@@ -273,12 +319,12 @@ def rating(value: float, points: Sequence[tuple[float, float]]) -> float:
 
 
 def combine(values: dict[str, Measure], components: dict[str, ComponentConfig], role: str = "agent",
-            problem: str | None = None, notes: dict[str, str] | None = None) -> Score:
+            occasion: dict[str, str | None] | None = None, notes: dict[str, str] | None = None) -> Score:
     """A score from component values: each shrunk by its evidence, rated, and weighted over the applicable
     components with a value (see module docstring)."""
     parts = {}
     for name, cfg in components.items():
-        (value, evidence), (ok, note) = values[name], applies(cfg, role, problem)
+        (value, evidence), (ok, note) = values[name], applies(cfg, role, occasion or {})
         note = note or (notes or {}).get(name)
         rated_value = None if value is None else shrink(value, evidence, cfg)
         rated = None if rated_value is None else rating(rated_value, cfg.points)
@@ -296,22 +342,22 @@ def combine(values: dict[str, Measure], components: dict[str, ComponentConfig], 
 
 def analyze(alignment: Alignment, dynamics: CallDynamics, prosody: CallProsody, cues: CallCues,
             duration_s: float, config: ScoringConfig, roles: dict[str, RoleAssignment] | None = None,
+            behaviours: Sequence[Behaviour] = (), holds: Sequence[tuple[Wait, Behaviour | None]] = (),
             ) -> tuple[dict[str, SpeakerTrends], dict[str, dict[str, Score]]]:
     """Trends and the three scores of every speaker of ``dynamics``, whatever their role (``roles``: None,
-    or a speaker missing from it, is ``unknown``)."""
+    or a speaker missing from it, is ``unknown``); ``holds``: the call's holds with their thanks."""
     trend, scores = {}, {}
     no_voice = SpeakerProsody(None, None, None, None, None, 0.0)
     for spk, d in dynamics.speakers.items():
         trend[spk] = trends(alignment, prosody, cues, spk, duration_s, config)
         other = sum(x.talk_time_s for s, x in dynamics.speakers.items() if s != spk)
-        values = measures(d, prosody.speakers.get(spk, no_voice), cues.speakers[spk], trend[spk], other)
+        did = [b for b in behaviours if b.speaker == spk]
+        mine = [(w, thanks) for w, thanks in holds if w.speaker == spk]
+        values = measures(d, prosody.speakers.get(spk, no_voice), cues.speakers[spk], trend[spk], other, did, mine)
         role = roles[spk].role if roles and spk in roles else "unknown"
-        problem = occasion(cues.problems, spk)
-        notes = ({"longest_wait_s": f"the others waited {d.longest_wait_s:.0f} s in silence at "
-                                    f"{_clock(d.longest_wait_at_s)} before this speaker went on"}
-                 if d.longest_wait_at_s is not None else {})
+        occasion, notes = occasions(cues.problems, behaviours, mine, spk), evidence_notes(d, did)
         scores[spk] = {name: combine(values[name], {f.name: getattr(getattr(config, name), f.name)
                                                     for f in dataclasses.fields(getattr(config, name))},
-                                     role, problem, notes)
+                                     role, occasion, notes)
                        for name in SCORES}
     return trend, scores

@@ -161,6 +161,8 @@ def call_document(result: CallResult) -> dict[str, Any]:
         "words": [{"speaker": w.speaker, "start": _r(w.start), "end": _r(w.end), "text": w.text,
                    "probability": _r(w.probability)} for w in al.words],
         "events": [_event(e) for e in dyn.events],
+        "behaviours": [{"type": b.kind, "speaker": b.speaker, "start": _r(b.start), "end": _r(b.end), "text": b.text}
+                       for b in (result.assessment.behaviours if result.assessment else ())],
         "call_metrics": call_metrics(result),
         "prosody": {"contour_rate_hz": voices.contour_rate_hz, "final_window_s": voices.final_window_s},
         "timings_s": {k: _r(v) for k, v in result.timings_s.items()},

@@ -36,7 +36,10 @@ OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green":
 SPEAKER_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 SCORE_COLORS = {"tone": "#0072B2", "patience": "#E69F00", "active_listening": "#009E73"}
 MARKED_EVENTS = ("interruption", "turn_end_overlap", "backchannel", "dead_air", "long_monologue")
-CUE_LEXICONS = ("empathy", "apology", "positive", "negative")  # CuesConfig fields highlighted in the transcript
+# CuesConfig fields highlighted in the transcript (and the hold phrases of DynamicsConfig, the names given)
+CUE_LEXICONS = ("empathy", "apology", "positive", "negative", "ownership", "deflection", "resolution_check",
+                "hold_thanks")
+CUE_LEGEND = (*CUE_LEXICONS, "hold_ask", "personalization")
 TIMELINE_ROW_S = 600.0  # one timeline row per 10 minutes
 MAX_PLOT_POINTS = 1500  # contour points per speaker and plot; longer calls are averaged into bins
 TREND_METRICS = ("talk_ratio", "words_per_minute", "interruptions_made", "response_latency_median_s")
@@ -54,7 +57,9 @@ td:first-child,th:first-child{text-align:left}.why{margin:6px 0 0;color:#333}
 .turn:hover{background:#f4f4f4}.ts{font-variant-numeric:tabular-nums;color:#555;min-width:48px}
 .who{font-weight:600;color:var(--c);min-width:120px}
 mark{border-radius:3px;padding:0 2px}mark.empathy{background:#bfe7da}mark.apology{background:#cfe8f7}
-mark.positive{background:#cfe0f0}mark.negative{background:#f6d0bb}.question{text-decoration:underline #E69F00 2px}
+mark.positive{background:#cfe0f0}mark.negative{background:#f6d0bb}mark.ownership{background:#d9ecc4}
+mark.deflection{background:#f3c6d6}mark.resolution_check{background:#e4d7f2}mark.hold_ask,mark.hold_thanks{background:#fbe8b0}
+mark.personalization{background:#c9eef0;font-weight:600}.question{text-decoration:underline #E69F00 2px}
 .legend span{margin-right:12px}.event{cursor:pointer}
 """
 
@@ -275,9 +280,11 @@ def score_cards(doc: dict[str, Any]) -> str:
     return f'<div class="cards">{"".join(out)}</div>' if out else "<p>No scores: roles were not assessed.</p>"
 
 
-def highlight(text: str, config: Config) -> str:
-    """A turn's text as HTML: questions underlined, empathy, apology, positive and negative phrases marked."""
-    lexicons = {lex: getattr(config.cues, lex) for lex in CUE_LEXICONS}
+def highlight(text: str, config: Config, names: Sequence[str] = ()) -> str:
+    """A turn's text as HTML: questions underlined; empathy, apology, positive, negative, ownership, deflection,
+    resolution-check and hold phrases marked, and the ``names`` the other parties gave (personalization)."""
+    lexicons = {**{lex: getattr(config.cues, lex) for lex in CUE_LEXICONS}, "hold_ask": config.dynamics.hold_phrases,
+                "personalization": names}
     out = []
     for sentence in SENTENCE_BREAK.split(text.strip()):
         raw = sentence.split()
@@ -301,12 +308,20 @@ def highlight(text: str, config: Config) -> str:
 
 
 def transcript_html(doc: dict[str, Any], config: Config) -> str:
-    """Turns with timestamps, roles and colors; clicking a line seeks the recording."""
+    """Turns with timestamps, roles and colors, cues marked; clicking a line seeks the recording."""
     lanes = {ln.speaker: ln for ln in _lanes(doc)}
+    given = [b for b in doc.get("behaviours", []) if b["type"] == "name_given"]
+
+    def names(turn: dict[str, Any]) -> list[str]:  # the others' names given before the turn ends, not its speaker's
+        own = {t for b in given if b["speaker"] == turn["speaker"] for t in tokens(b["text"])}
+        return sorted({t for b in given if b["speaker"] != turn["speaker"] and b["end"] <= turn["end"]
+                       for t in tokens(b["text"]) if len(t) > 1} - own)
+
     return "".join(f'<div class="turn" data-start="{t["start"]}" data-speaker="{_esc(t["speaker"])}" '
                    f'style="--c:{lanes[t["speaker"]].color}"><span class="ts">{_clock(t["start"])}</span>'
                    f'<span class="who">{_esc(lanes[t["speaker"]].label)}</span>'
-                   f'<span class="text">{highlight(t["text"], config)}</span></div>' for t in doc["turns"])
+                   f'<span class="text">{highlight(t["text"], config, names(t))}</span></div>'
+                   for t in doc["turns"])
 
 
 def _events_html(doc: dict[str, Any], lanes: dict[str, Lane]) -> str:
@@ -335,9 +350,9 @@ def call_page(doc: dict[str, Any], config: Config, recording: str | None = None)
             f'<h2>Timeline</h2><div class="plot" id="timeline">{timeline_svg(doc)}</div>{_events_html(doc, lanes)}'
             f'<h2>Prosody</h2><div class="plot" id="prosody">{prosody_svg(doc)}</div>'
             f"<h2>Scores</h2>{score_cards(doc)}"
-            '<h2>Transcript</h2><p class="legend"><mark class="empathy">empathy</mark> <mark class="apology">apology'
-            '</mark> <mark class="positive">positive</mark> <mark class="negative">negative</mark> '
-            '<span class="question">question</span></p>'
+            '<h2>Transcript</h2><p class="legend">'
+            + " ".join(f'<mark class="{c}">{_name(c)}</mark>' for c in CUE_LEGEND)
+            + ' <span class="question">question</span></p>'
             f'<div id="transcript">{transcript_html(doc, config)}</div>')
     data = {"call_id": doc["call_id"], "duration_s": doc["duration_s"],
             "speakers": [{"id": s["id"], "role": s["role"]} for s in doc["speakers"]],
