@@ -140,3 +140,27 @@ def test_a_stop_signal_cuts_the_calls_in_progress_short(tmp_path):
     assert run["errors"][0]["cause"] == "stopped by SIGTERM while being analyzed; the next run analyzes it again"
     with catalog.connect(tmp_path / "out", read_only=True) as con:
         assert catalog.known_failures(con) == {}  # the next run tries them again
+
+
+def test_a_stop_signal_inside_ray_wait_comes_out_as_itself():
+    """The handler's ``Interrupted`` raised inside Ray's C wait surfaces as a SystemError caused by it (seen in
+    CI): the Ray engine's wait hands the ``Interrupted`` on, so the run records its calls as interrupted."""
+    from types import SimpleNamespace
+
+    from pipeline.nightly import ray_engine
+
+    def wait(refs, num_returns, timeout):
+        try:
+            raise errors.Interrupted(signal.SIGTERM)
+        except errors.Interrupted as exc:
+            raise SystemError("<cyfunction CoreWorker.wait> returned a result with an exception set") from exc
+
+    with pytest.raises(errors.Interrupted) as stopped:
+        ray_engine._wait(SimpleNamespace(wait=wait), [])
+    assert stopped.value.signum == signal.SIGTERM
+
+    def broken(refs, num_returns, timeout):
+        raise SystemError("something else")
+
+    with pytest.raises(SystemError, match="something else"):  # any other SystemError is no stop
+        ray_engine._wait(SimpleNamespace(wait=broken), [])

@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from pipeline.config import Config, with_overrides
-from pipeline.errors import EngineError, ModelError, OutputError
+from pipeline.errors import EngineError, Interrupted, ModelError, OutputError
 from pipeline.nightly.archive import CallFile
 from pipeline.nightly.engine import (
     CRASHES_ALLOWED,
@@ -67,6 +67,19 @@ class CallWorker:
         """``task`` (``analyze_bytes``) on one call within ``run.call_timeout_s``."""
         done = run_limited(task, limit, call, audio, config, fingerprint)
         return done if isinstance(done, Computed) else Computed(done)
+
+
+def _wait(ray: ModuleType, refs: list[Any]) -> list[Any]:
+    """The first of ``refs`` to be ready within ``POLL_S`` (none: an empty list); a stop signal ends the
+    wait at once. Its ``Interrupted``, raised by the handler inside Ray's C code, comes out of it wrapped in
+    a ``SystemError`` and is unwrapped here."""
+    with interruptible():
+        try:
+            return ray.wait(refs, num_returns=1, timeout=POLL_S)[0]
+        except SystemError as exc:
+            if isinstance(exc.__cause__, Interrupted):
+                raise exc.__cause__ from None
+            raise
 
 
 class RayEngine:
@@ -179,8 +192,7 @@ class RayEngine:
                 if not running and time.monotonic() - actors.since > START_TIMEOUT_S:
                     raise EngineError(f"ray: no worker started in {START_TIMEOUT_S:g} s (no node has "
                                       f"{self.threads} CPU(s) free, or callscope cannot load on the nodes)")
-                with interruptible():
-                    ready, _ = ray.wait([*running, *actors.starting], num_returns=1, timeout=POLL_S)
+                ready = _wait(ray, [*running, *actors.starting])
                 for ref in ready:
                     if ref in actors.starting:
                         actors.started(ref)
