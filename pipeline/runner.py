@@ -111,8 +111,7 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
         if doubt := roles.map_doubt(who, roles.from_evidence(alignment, said, config.roles), alignment.channel_of):
             diar = dataclasses.replace(diar, notes=(*diar.notes, doubt))
         did = behaviours.find(alignment.words, config.cues, config.dynamics.hold_phrases)
-        holds = behaviours.holds(conversation.waits, alignment.words, config.dynamics.hold_min_s,
-                                 config.cues.hold_thanks)
+        holds = behaviours.holds(conversation.waits, did, config.dynamics.hold_min_s)
         trends, scores = scoring.analyze(alignment, conversation, voices, said, rec.info.duration_s, config.scoring,
                                          who, did, holds)
     timings["total"] = time.perf_counter() - t0

@@ -198,7 +198,7 @@ class SpeakerDynamics:
     dead_air_share: float | None
     longest_wait_s: float
     longest_wait_at_s: float | None
-    holds: int
+    announced_holds: int
     longest_story_s: float | None
     story_talkover_s: float | None
 

@@ -120,7 +120,7 @@ def test_dead_air_belongs_to_who_breaks_it_unless_they_announced_a_hold():
     result = run(("A", 0, 3, "can you move my appointment?"), ("B", 3.5, 5, "okay"), ("B", 20, 22, "done it is moved"),
                  ("B", 22.5, 25, "let me check one more thing."), ("B", 37, 39, "all set"), ("A", 39.5, 41, "thanks"))
     b = result.speakers["B"]
-    assert (b.longest_wait_s, b.longest_wait_at_s, b.holds) == (15.0, 5.0, 1)  # 25 -> 37 was announced
+    assert (b.longest_wait_s, b.longest_wait_at_s, b.announced_holds) == (15.0, 5.0, 1)  # 25 -> 37 was announced
     assert result.speakers["A"].longest_wait_s == 0.0
     assert (b.dead_air_share, result.speakers["A"].dead_air_share) == (1.0, 0.0)
     assert [(w.speaker, w.start, w.end, w.announced) for w in result.waits] == [

@@ -147,8 +147,17 @@ def test_a_problem_voiced_by_the_other_party_is_the_occasion_for_empathy():
     found = cues.analyze(al, 9.0, CuesConfig(), ())
     assert [(p.speaker, p.start, p.why) for p in found.problems] == [("S2", 3.0, '"lost"')]
     assert scoring.occasions(found.problems, (), (), "S1")["problem"] == (
-        'S2 at 0:03: "hi I lost my credit card" ("lost")')
+        'S2 at 00:03: "hi I lost my credit card" ("lost")')
     assert scoring.occasions(found.problems, (), (), "S2")["problem"] is None
+
+
+def test_a_name_follows_an_introduction_in_the_same_sentence():
+    """"Yes, I am. Can you help me?" gives no name "Can", so the agent's "Can I..." uses nobody's name."""
+    al = _alignment([("S2", 0.0, "Yes, I am. Can you help me?"), ("S1", 3.0, "Can I have your card number, Anna?"),
+                     ("S2", 6.0, "My name is Anna.")])
+    found = behaviours.find(al.words, CuesConfig(), ())
+    assert [(b.kind, b.text) for b in found if b.kind in ("name_given", "personalization")] == [
+        ("name_given", "Anna")]  # S1 said "Anna" before S2 gave it
 
 
 def test_service_behaviours_with_their_words_and_times():
@@ -169,7 +178,7 @@ def test_service_behaviours_with_their_words_and_times():
         ("hold_thanks", "S1", "Thank you for holding."), ("deflection", "S1", "That is not my"),
         ("deflection", "S1", "you need to call"), ("resolution_check", "S1", "Is there anything else")]
     hold = Wait("S1", 11.8, 30.0, True)
-    held = behaviours.holds((hold, Wait("S2", 40.0, 43.0, False)), al.words, 10.0, CuesConfig().hold_thanks)
+    held = behaviours.holds((hold, Wait("S2", 40.0, 43.0, False)), found, 10.0)
     assert [(w, t.text) for w, t in held] == [(hold, "Thank you for holding.")]  # a 3 s wait is no hold
     agent = [b for b in found if b.speaker == "S1"]
     d = dynamics.analyze(al, Config().dynamics, overlaps_observable=True).speakers["S1"]
@@ -182,8 +191,8 @@ def test_service_behaviours_with_their_words_and_times():
     assert values["active_listening"]["personalization"] == (1.0, None)
     assert values["active_listening"]["resolution_check"] == (1.0, None)
     occasion = scoring.occasions((), found, held, "S1")
-    assert occasion["name"] == 'S2 gave the name "Elizabeth Davis" at 0:04'
-    assert occasion["hold"] == "hold at 0:11 (18 s): announced, thanked"
+    assert occasion["name"] == 'S2 gave the name "Elizabeth Davis" at 00:04'
+    assert occasion["hold"] == "hold at 00:11 (18 s): announced, thanked"
     assert scoring.occasions((), found, (), "S2")["hold"] is None
 
 
@@ -383,7 +392,7 @@ def test_real_call_silence_and_closing_overlap_read_as_a_listener_would(harper_v
     eb82ec7b5f0944ca: the agent's "Okay, thank you" over the caller's "That was all for today." is no cut."""
     slow = by_role(harper_valley_stereo["a7ccc3379af44b9f"], "agent")
     wait = slow["scores"]["patience"]["components"]["longest_wait_s"]
-    assert slow["metrics"]["longest_wait_s"] > 15 and wait["rating"] == 0 and "in silence at 0:5" in wait["note"]
+    assert slow["metrics"]["longest_wait_s"] > 15 and wait["rating"] == 0 and "in silence at 00:5" in wait["note"]
     etiquette = slow["scores"]["patience"]["components"]["hold_etiquette"]
     assert etiquette["value"] == 0 and "not announced, not thanked" in etiquette["note"]
     assert "longest wait s cost it the most" in report.score_sentence(slow["scores"]["patience"])

@@ -13,7 +13,9 @@ and timed by the ASR words that carry them:
 - ``ownership``, ``deflection``, ``resolution_check``, ``hold_thanks``: the lexicons of ``CuesConfig``;
 - ``hold_ask``: a ``dynamics.hold_phrases`` phrase. A **hold** is a dead air that a speaker broke
   (``CallDynamics.waits``) and announced, or one of ``dynamics.hold_min_s`` or more: asked for when
-  announced, thanked for when they said a ``hold_thanks`` phrase within ``HOLD_THANKS_S`` after it.
+  announced, thanked for when they said a ``hold_thanks`` phrase within ``HOLD_THANKS_S`` after it. A long
+  unannounced hold also counts as a wait (``longest_wait_s``): how long the customer was left, and whether
+  they were asked and thanked, are two items of a QA form.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from pipeline.config import CuesConfig
 from pipeline.conversation.text import find_phrases, tokens
+from pipeline.conversation.timeline import by_speaker
 from pipeline.types import AttributedWord, Behaviour, Wait
 
 NAME_INTROS = ("my name is", "my name's", "name is", "this is", "i'm", "i am")
@@ -58,7 +61,8 @@ def names_given(words: Sequence[AttributedWord]) -> tuple[Behaviour, ...]:
     flat, owner = _flat(words)
     out = []
     for m in find_phrases(flat, {"name_given": NAME_INTROS}):
-        if m.start + m.length >= len(flat):
+        last = owner[m.start + m.length - 1]
+        if m.start + m.length >= len(flat) or words[last].text.strip()[-1:] in ".,?!":  # "Yes, I am. Can you..."
             continue
         first = owner[m.start + m.length]
         name = []
@@ -75,43 +79,39 @@ def names_given(words: Sequence[AttributedWord]) -> tuple[Behaviour, ...]:
     return tuple(out)
 
 
-def personalization(words: Sequence[AttributedWord], speaker: str,
-                    given: Sequence[Behaviour]) -> tuple[Behaviour, ...]:
-    """The speaker saying a name another party gave, after they gave it."""
-    own = [g for g in given if g.speaker == speaker]  # their own introduction is no use of another's name
+def personalization(mine: Sequence[AttributedWord], given: Sequence[Behaviour]) -> tuple[Behaviour, ...]:
+    """A speaker's words (``mine``) that say, capitalized as the ASR writes names, a name another party gave,
+    after they gave it; the speaker's own introduction is no use of another's name."""
+    speaker = mine[0].speaker if mine else None
+    own = [g for g in given if g.speaker == speaker]
     out = set()
     for g in given:
         if g.speaker != speaker:
             names = set(tokens(g.text))
-            out |= {Behaviour("personalization", w.speaker, w.start, w.end, w.text.strip()) for w in words
-                    if w.speaker == speaker and w.start >= g.end and names & set(tokens(w.text))
+            out |= {Behaviour("personalization", w.speaker, w.start, w.end, w.text.strip()) for w in mine
+                    if w.start >= g.end and w.text.strip()[:1].isupper() and names & set(tokens(w.text))
                     and not any(o.start <= w.start < o.end for o in own)}
     return tuple(sorted(out, key=lambda b: b.start))
 
 
-def hold_thanks(hold: Wait, words: Sequence[AttributedWord], thanks: Sequence[str]) -> Behaviour | None:
-    """The first ``thanks`` phrase ("thank you for holding") the hold's speaker said within ``HOLD_THANKS_S``
-    after it (None: none)."""
-    after = [w for w in words if w.speaker == hold.speaker and hold.end - 1e-6 <= w.start < hold.end + HOLD_THANKS_S]
-    found = phrases(after, {"hold_thanks": thanks})
-    return found[0] if found else None
+def holds(waits: Sequence[Wait], found: Sequence[Behaviour], min_s: float) -> tuple[tuple[Wait, Behaviour | None], ...]:
+    """The holds: dead air announced by who broke it, or of ``min_s`` or more, each with the first
+    ``hold_thanks`` of ``found`` its speaker said within ``HOLD_THANKS_S`` after it (None: not thanked)."""
+    def thanks(w: Wait) -> Behaviour | None:
+        return next((b for b in found if b.kind == "hold_thanks" and b.speaker == w.speaker
+                     and w.end - 1e-6 <= b.start < w.end + HOLD_THANKS_S), None)
 
-
-def holds(waits: Sequence[Wait], words: Sequence[AttributedWord], min_s: float,
-          thanks: Sequence[str]) -> tuple[tuple[Wait, Behaviour | None], ...]:
-    """The holds: dead air announced by who broke it, or of ``min_s`` or more, each with the thanks that
-    followed it (``hold_thanks``)."""
-    return tuple((w, hold_thanks(w, words, thanks)) for w in waits if w.announced or w.end - w.start >= min_s)
+    return tuple((w, thanks(w)) for w in waits if w.announced or w.end - w.start >= min_s)
 
 
 def find(words: Sequence[AttributedWord], config: CuesConfig, hold_phrases: Sequence[str]) -> tuple[Behaviour, ...]:
     """The behaviours of every speaker, in time order (see the module docstring)."""
-    speakers = sorted({w.speaker for w in words})
-    given = [g for spk in speakers for g in names_given([w for w in words if w.speaker == spk])]
+    spoken = by_speaker(words)
+    given = [g for mine in spoken.values() for g in names_given(mine)]
     lexicons = {"ownership": config.ownership, "deflection": config.deflection,
                 "resolution_check": config.resolution_check, "hold_thanks": config.hold_thanks,
                 "hold_ask": hold_phrases}
     found = [*given]
-    for spk in speakers:
-        found += [*phrases([w for w in words if w.speaker == spk], lexicons), *personalization(words, spk, given)]
+    for mine in spoken.values():
+        found += [*phrases(mine, lexicons), *personalization(mine, given)]
     return tuple(sorted(found, key=lambda b: (b.start, b.kind)))

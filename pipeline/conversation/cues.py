@@ -18,7 +18,7 @@ import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from pipeline.config import CuesConfig
-from pipeline.conversation.text import count_phrases, opens_with, questions, sentences, tokens
+from pipeline.conversation.text import count_phrases, find_phrases, opens_with, questions, sentences, tokens
 from pipeline.types import Alignment, AttributedWord, CallCues, Problem, SpeakerCues, Turn
 
 MAX_SENTENCE_WORDS = 40  # sentiment: longer runs without sentence punctuation are scored in pieces this long
@@ -90,7 +90,8 @@ def problems(turns: Sequence[Turn], turn_sentiment: Sequence[float], config: Cue
     out = []
     for turn, mood in zip(turns, turn_sentiment, strict=True):
         said = tokens(turn.text)
-        found = next((p for p in sorted(config.problem, key=len, reverse=True) if count_phrases(said, (p,))), None)
+        hits = find_phrases(said, {"": config.problem})
+        found = " ".join(said[hits[0].start:hits[0].start + hits[0].length]) if hits else None
         if found or mood <= config.upset_sentiment:
             out.append(Problem(turn.speaker, turn.start, turn.text.strip(),
                                f'"{found}"' if found else f"sentiment {mood:.2f}"))

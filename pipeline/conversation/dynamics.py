@@ -277,17 +277,21 @@ def outcomes(cuts: Sequence[Event], claims: Sequence[SpeakerSegment], words: Seq
 
 
 
-def turn_end(cut: Event, claims: Sequence[SpeakerSegment], words: Sequence[AttributedWord], bridge_s: float,
-             window_s: float) -> bool:
-    """Whether an overlap started in the last moments of the other's turn: their speech (own silences
-    shorter than ``bridge_s`` bridged) stops within ``window_s`` of the onset, on a word that ends a
-    sentence (".", "?", "!" from the ASR), and they do not repeat themselves after it: a reply to a
+def turn_ends(cuts: Sequence[Event], claims: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
+              bridge_s: float, window_s: float) -> list[bool]:
+    """For each overlap, whether it started in the last moments of the other's turn: their speech (own
+    silences shorter than ``bridge_s`` bridged) stops within ``window_s`` of the onset, on a word that ends
+    a sentence (".", "?", "!" from the ASR), and they do not repeat themselves after it: a reply to a
     finishing sentence, or a closing "thank you" over the other's last words, not a cut."""
-    theirs = _spurt_at(by_speaker(spurts(claims, bridge_s))[cut.of], cut.start)
-    if theirs is None or theirs.end - cut.start > window_s or cut.repeated:
-        return False
-    said = [w for w in words if w.speaker == cut.of and theirs.start <= w.start < theirs.end]
-    return bool(said) and said[-1].text.rstrip().endswith((".", "?", "!"))
+    own, spoken = by_speaker(spurts(claims, bridge_s)), by_speaker(words)
+    out = []
+    for cut in cuts:
+        theirs = _spurt_at(own[cut.of], cut.start)
+        said = spoken.get(cut.of, [])
+        last = bisect.bisect_left([w.start for w in said], theirs.end) - 1 if theirs else -1
+        out.append(theirs is not None and theirs.end - cut.start <= window_s and not cut.repeated and last >= 0
+                   and said[last].start >= theirs.start and said[last].text.rstrip().endswith((".", "?", "!")))
+    return out
 
 
 def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
@@ -312,19 +316,21 @@ def reply_gaps(turns: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
 
 def waits(dead_air: Sequence[Event], segments: Sequence[SpeakerSegment], words: Sequence[AttributedWord],
           config: DynamicsConfig) -> tuple[Wait, ...]:
-    """The dead air the others waited through: each stretch belongs to whoever broke it, and is announced
-    when they said a ``hold_phrases`` phrase in their last ``HOLD_LOOKBACK_S`` of speech before it ("one
-    moment", "let me check")."""
+    """The dead air the others waited through (all of it: dead air lies between speech): each stretch belongs
+    to whoever broke it, and is announced when they said a ``hold_phrases`` phrase in the ``HOLD_LOOKBACK_S``
+    before it ("one moment", "let me check")."""
     out = []
     by_start = sorted(segments, key=lambda x: x.start)
     starts = [x.start for x in by_start]
+    spoken = by_speaker(words)
     for gap in dead_air:
         i = bisect.bisect_left(starts, gap.end - 1e-6)
         if i == len(by_start):
             continue
         owner = by_start[i].speaker
-        said = [w.text for w in words if w.speaker == owner and gap.start - HOLD_LOOKBACK_S <= w.end
-                and w.start < gap.start + SAME_END_S]
+        mine = spoken.get(owner, [])
+        before = mine[:bisect.bisect_left([w.start for w in mine], gap.start + SAME_END_S)]
+        said = [w.text for w in before if w.end >= gap.start - HOLD_LOOKBACK_S]
         out.append(Wait(owner, gap.start, gap.end, bool(count_phrases(tokens(" ".join(said)), config.hold_phrases))))
     return tuple(out)
 
@@ -402,7 +408,7 @@ def turn_events(alignment: Alignment, held: Floor, config: DynamicsConfig) -> Tu
     """Interruptions with their outcome, pauses, dead air, monologues, latencies, reply gaps and stories."""
     onsets = outcomes(interruptions(held.claims, config.interruption_min_overlap_s, config.min_pause_s), held.claims,
                       alignment.words, config.min_pause_s, config.repeat_words, config.repeat_window_words)
-    ends = [turn_end(c, held.claims, alignment.words, config.min_pause_s, config.turn_end_overlap_s) for c in onsets]
+    ends = turn_ends(onsets, held.claims, alignment.words, config.min_pause_s, config.turn_end_overlap_s)
     cuts = tuple(c for c, late in zip(onsets, ends, strict=True) if not late)
     speech = [Span(s.start, s.end) for s in alignment.segments]
     dead_air = tuple(Event("dead_air", g.start, g.end, None, None) for g in silences(speech, config.dead_air_s))
@@ -464,7 +470,7 @@ def speaker_figures(spk: str, alignment: Alignment, talk: Mapping[str, float], h
         dead_air_share=sum(w.end - w.start for w in found.waits if w.speaker == spk) / dead if dead else None,
         longest_wait_s=longest.end - longest.start if longest else 0.0,
         longest_wait_at_s=longest.start if longest else None,
-        holds=sum(1 for w in found.waits if w.speaker == spk and w.announced),
+        announced_holds=sum(1 for w in found.waits if w.speaker == spk and w.announced),
         longest_story_s=story.end - story.start if story else None,
         story_talkover_s=talk_inside(story, alignment.segments) if story and observable else None,
     )

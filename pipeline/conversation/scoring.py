@@ -10,7 +10,8 @@
    talk, questions, replies), None where the evidence is missing (no pitch, overlaps unobservable, no
    questions asked);
 3. **context**: a component counts only where the call gave it an occasion (``applies``: the speaker
-   is the agent; another party voiced a problem); otherwise it is not applicable;
+   is the agent; another party voiced a problem, or gave their name; the speaker put the others on
+   hold); otherwise it is not applicable;
 4. **rating**: each value shrunk toward its ``neutral`` by its evidence, (value x n + neutral x prior) /
    (n + prior), then mapped to 0-1 through its reference ``points`` (linear between, flat beyond);
 5. **score**: weights renormalized over the applicable components with a value, ``contribution = 100 x
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pipeline.config import ComponentConfig, ScoringConfig
-from pipeline.conversation.timeline import activity
+from pipeline.conversation.timeline import activity, clock
 from pipeline.types import (
     SCORES,
     Alignment,
@@ -261,10 +262,6 @@ def shrink(value: float, evidence: float | None, cfg: ComponentConfig) -> float:
     return (value * evidence + cfg.neutral * cfg.prior) / (evidence + cfg.prior)
 
 
-def _clock(t: float) -> str:
-    return f"{int(t // 60)}:{int(t % 60):02d}"
-
-
 def _quote(text: str, limit: int = 80) -> str:
     return f'"{text if len(text) <= limit else text[:limit - 3] + "..."}"'
 
@@ -276,10 +273,10 @@ def occasions(problems: Sequence[Problem], behaviours: Sequence[Behaviour],
     problem = next((p for p in problems if p.speaker != speaker), None)
     name = next((b for b in behaviours if b.kind == "name_given" and b.speaker != speaker), None)
     return {
-        "problem": None if problem is None else (f"{problem.speaker} at {_clock(problem.start)}: "
+        "problem": None if problem is None else (f"{problem.speaker} at {clock(problem.start)}: "
                                                  f"{_quote(problem.text)} ({problem.why})"),
-        "name": None if name is None else f'{name.speaker} gave the name "{name.text}" at {_clock(name.start)}',
-        "hold": "; ".join(f"hold at {_clock(w.start)} ({w.end - w.start:.0f} s): "
+        "name": None if name is None else f'{name.speaker} gave the name "{name.text}" at {clock(name.start)}',
+        "hold": "; ".join(f"hold at {clock(w.start)} ({w.end - w.start:.0f} s): "
                           f"{'announced' if w.announced else 'not announced'}, "
                           f"{'thanked' if thanks else 'not thanked'}" for w, thanks in holds) or None,
     }
@@ -303,12 +300,12 @@ def evidence_notes(d: SpeakerDynamics, did: Sequence[Behaviour]) -> dict[str, st
     notes = {}
     if d.longest_wait_at_s is not None:
         notes["longest_wait_s"] = (f"the others waited {d.longest_wait_s:.0f} s in silence at "
-                                   f"{_clock(d.longest_wait_at_s)} before this speaker went on")
+                                   f"{clock(d.longest_wait_at_s)} before this speaker went on")
     for component, kinds in (("ownership_share", ("deflection", "ownership")), ("resolution_check",
                              ("resolution_check",)), ("personalization", ("personalization",))):
         first = next((b for kind in kinds for b in did if b.kind == kind), None)
         if first is not None:
-            notes[component] = f"{first.kind.replace('_', ' ')}: {_quote(first.text)} at {_clock(first.start)}"
+            notes[component] = f"{first.kind.replace('_', ' ')}: {_quote(first.text)} at {clock(first.start)}"
     return notes
 
 
@@ -318,25 +315,23 @@ def rating(value: float, points: Sequence[tuple[float, float]]) -> float:
     return float(np.interp(value, xs, ys))
 
 
-def combine(values: dict[str, Measure], components: dict[str, ComponentConfig], role: str = "agent",
+def combine(values: dict[str, Measure], components: dict[str, ComponentConfig], role: str = "unknown",
             occasion: dict[str, str | None] | None = None, notes: dict[str, str] | None = None) -> Score:
     """A score from component values: each shrunk by its evidence, rated, and weighted over the applicable
     components with a value (see module docstring)."""
-    parts = {}
+    out, total = {}, 0.0
     for name, cfg in components.items():
         (value, evidence), (ok, note) = values[name], applies(cfg, role, occasion or {})
-        note = note or (notes or {}).get(name)
         rated_value = None if value is None else shrink(value, evidence, cfg)
         rated = None if rated_value is None else rating(rated_value, cfg.points)
-        parts[name] = (value, rated_value, evidence, rated, ok, note)
-    total = sum(cfg.weight for name, cfg in components.items() if parts[name][3] is not None and parts[name][4])
-    out = {}
-    for name, cfg in components.items():
-        value, rated_value, evidence, rated, ok, note = parts[name]
-        weight = cfg.weight / total if rated is not None and ok and total > 0 else 0.0
-        unit = None if evidence is None else EVIDENCE_UNITS.get(name)
-        out[name] = Component(value, rated, weight, 100 * weight * rated if weight else 0.0, rated_value, evidence,
-                              unit, ok, note)
+        counts = rated is not None and ok
+        total += cfg.weight if counts else 0.0
+        out[name] = Component(value, rated, cfg.weight if counts else 0.0, 0.0, rated_value, evidence,
+                              None if evidence is None else EVIDENCE_UNITS.get(name), ok,
+                              note or (notes or {}).get(name))
+    for name, c in out.items():  # weights renormalized over the components that count
+        weight = c.weight / total if total > 0 else 0.0
+        out[name] = dataclasses.replace(c, weight=weight, contribution=100 * weight * c.rating if weight else 0.0)
     return Score(sum(c.contribution for c in out.values()) if total > 0 else None, out)
 
 

@@ -91,7 +91,7 @@ def count_phrases(words: Sequence[str], phrases: Sequence[str]) -> int:
 
 def opens_with(words: Sequence[str], phrases: Sequence[str], within: int = 2) -> bool:
     """True when one of ``phrases`` starts among the first ``within`` tokens of ``words``."""
-    return any(m.start < within for m in find_phrases(words[:within + 6], {"": phrases}))
+    return any(m.start < within for m in find_phrases(words, {"": phrases}))
 
 
 def is_listener_token(words: Sequence[str], phrases: Sequence[str]) -> bool:

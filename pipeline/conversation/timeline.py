@@ -16,6 +16,12 @@ from pipeline.types import AttributedWord, Span, SpeakerSegment
 T = TypeVar("T", SpeakerSegment, AttributedWord)
 
 
+def clock(seconds: float) -> str:
+    """A time in the call as mm:ss, or h:mm:ss from an hour on."""
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
+
+
 def by_speaker(items: Iterable[T]) -> dict[str, list[T]]:
     """Items grouped by ``speaker``, each group sorted by start."""
     out: dict[str, list[T]] = defaultdict(list)

@@ -91,13 +91,13 @@ DEFINITIONS: dict[str, tuple[str, tuple[str, ...]]] = {
                           ("dynamics.turn_end_overlap_s",)),
     "longest_wait_s": ("longest dead air the speaker kept the others waiting through, unannounced",
                        ("dynamics.dead_air_s", "dynamics.hold_phrases")),
-    "holds": ("dead air the speaker announced first (one moment, let me check)", ("dynamics.hold_phrases",)),
+    "announced_holds": ("dead air the speaker announced first (one moment, let me check)", ("dynamics.hold_phrases",)),
 }
 UNITS = (("_ratio", "0-1"), ("words_per_minute", "words/min"), ("_per_min", "per min"), ("_ms", "ms"),
          ("_hz", "Hz"), ("_st", "semitones"), ("_sps", "syllables/s"), ("_db_mean", "dBFS"), ("_db", "dB"),
          ("_db_std", "dB"), ("_s", "s"), ("hours", "h"))
 COUNTS = {"turns", "words", "pause_count", "interruptions_made", "interrupted_count", "backchannels", "quick_replies",
-          "turn_end_overlaps", "holds", "responses",
+          "turn_end_overlaps", "announced_holds", "responses",
           "replies_counted", "dead_air_count", "interruptions", "calls", "num_speakers", "channels"}
 
 

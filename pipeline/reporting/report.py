@@ -26,7 +26,7 @@ from matplotlib.ticker import MultipleLocator
 
 from pipeline.config import Config
 from pipeline.conversation.text import SENTENCE_BREAK, find_phrases, is_question, tokens
-from pipeline.conversation.timeline import overlaps
+from pipeline.conversation.timeline import clock, overlaps
 from pipeline.fsutil import atomic_file
 from pipeline.reporting.export import AGENT_METRICS, Table
 from pipeline.types import SCORES, SpeakerSegment
@@ -84,11 +84,6 @@ class Lane:
 def _lanes(doc: dict[str, Any]) -> list[Lane]:
     return [Lane(s["id"], f"{s['role']} ({s['id']})" if s["role"] != "unknown" else s["id"],
                  SPEAKER_COLORS[i % len(SPEAKER_COLORS)]) for i, s in enumerate(doc["speakers"])]
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(seconds), 60)
-    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
 
 
 def _esc(text: Any) -> str:
@@ -160,7 +155,7 @@ def timeline_svg(doc: dict[str, Any]) -> str:
         ax.set_yticks([y[ln.speaker] for ln in lanes], [ln.label for ln in lanes])
         if rows > 1:
             ax.xaxis.set_major_locator(MultipleLocator(60))
-        ax.xaxis.set_major_formatter(lambda v, _: _clock(v))
+        ax.xaxis.set_major_formatter(lambda v, _: clock(v))
         ax.spines[["top", "right"]].set_visible(False)
     unique = {label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
     fig.legend(unique.values(), unique.keys(), loc="outside upper center", ncols=len(unique), frameon=False)
@@ -220,7 +215,7 @@ def prosody_svg(doc: dict[str, Any]) -> str:
     if lanes:
         pitch.legend(frameon=False, ncols=len(lanes), loc="lower right", bbox_to_anchor=(1, 1))
     pace.set_xlim(0, duration)
-    pace.xaxis.set_major_formatter(lambda v, _: _clock(v))
+    pace.xaxis.set_major_formatter(lambda v, _: clock(v))
     return _svg(fig, f"{doc['call_id']}-prosody")
 
 
@@ -252,13 +247,21 @@ def score_sentence(score: dict[str, Any]) -> str:
             f"points){where}." + tail)
 
 
+def _value(c: dict[str, Any]) -> str:
+    """A component's measured value, and the value its evidence shrank it to where that differs."""
+    shrunk = c.get("rated_value")
+    if shrunk is None or c["value"] is None or abs(shrunk - c["value"]) < 0.005:
+        return _num(c["value"])
+    return f"{_num(c['value'])} → {_num(shrunk)}"
+
+
 def _component_row(name: str, c: dict[str, Any]) -> str:
-    """A component as a table row: value, evidence, rating, weight ("n/a": not applicable), points; its note
-    as the row's tooltip."""
+    """A component as a table row: value (→ as shrunk by its evidence), evidence, rating, weight ("n/a": not
+    applicable), points; its note as the row's tooltip."""
     applicable = c.get("applicable", True)
     evidence = "-" if c.get("evidence") is None else f"{c['evidence']:.2f} {_esc(c.get('evidence_unit') or '')}"
     return (f'<tr{"" if applicable else " class=na"} title="{_esc(c.get("note") or "")}"><td>{_esc(_name(name))}</td>'
-            f"<td>{_num(c['value'])}</td><td>{evidence}</td><td>{_num(c['rating'])}</td>"
+            f"<td>{_value(c)}</td><td>{evidence}</td><td>{_num(c['rating'])}</td>"
             f"<td>{_num(c['weight']) if applicable else 'n/a'}</td><td>{_num(c['contribution'])}</td></tr>")
 
 
@@ -310,15 +313,14 @@ def highlight(text: str, config: Config, names: Sequence[str] = ()) -> str:
 def transcript_html(doc: dict[str, Any], config: Config) -> str:
     """Turns with timestamps, roles and colors, cues marked; clicking a line seeks the recording."""
     lanes = {ln.speaker: ln for ln in _lanes(doc)}
-    given = [b for b in doc.get("behaviours", []) if b["type"] == "name_given"]
+    used = [b for b in doc.get("behaviours", []) if b["type"] == "personalization"]
 
-    def names(turn: dict[str, Any]) -> list[str]:  # the others' names given before the turn ends, not its speaker's
-        own = {t for b in given if b["speaker"] == turn["speaker"] for t in tokens(b["text"])}
-        return sorted({t for b in given if b["speaker"] != turn["speaker"] and b["end"] <= turn["end"]
-                       for t in tokens(b["text"]) if len(t) > 1} - own)
+    def names(turn: dict[str, Any]) -> list[str]:  # the names the scorer found this speaker using in the turn
+        return sorted({t for b in used if b["speaker"] == turn["speaker"] and turn["start"] <= b["start"] <= turn["end"]
+                       for t in tokens(b["text"])})
 
     return "".join(f'<div class="turn" data-start="{t["start"]}" data-speaker="{_esc(t["speaker"])}" '
-                   f'style="--c:{lanes[t["speaker"]].color}"><span class="ts">{_clock(t["start"])}</span>'
+                   f'style="--c:{lanes[t["speaker"]].color}"><span class="ts">{clock(t["start"])}</span>'
                    f'<span class="who">{_esc(lanes[t["speaker"]].label)}</span>'
                    f'<span class="text">{highlight(t["text"], config, names(t))}</span></div>'
                    for t in doc["turns"])
@@ -327,7 +329,7 @@ def transcript_html(doc: dict[str, Any], config: Config) -> str:
 def _events_html(doc: dict[str, Any], lanes: dict[str, Lane]) -> str:
     label = {s: ln.label for s, ln in lanes.items()}
     rows = "".join(f'<tr class="event" data-type="{e["type"]}" data-start="{e["start"]}" data-end="{e["end"]}" '
-                   f'data-by="{_esc(e["by"] or "")}" data-of="{_esc(e["of"] or "")}"><td>{_clock(e["start"])}</td>'
+                   f'data-by="{_esc(e["by"] or "")}" data-of="{_esc(e["of"] or "")}"><td>{clock(e["start"])}</td>'
                    f'<td>{_esc(_name(e["type"]))}</td><td>{_esc(label.get(e["by"], "-"))}</td>'
                    f'<td>{_esc(label.get(e["of"], "-"))}</td><td>{e["end"] - e["start"]:.1f} s</td></tr>'
                    for e in doc["events"] if e["type"] in MARKED_EVENTS)
@@ -340,7 +342,7 @@ def call_page(doc: dict[str, Any], config: Config, recording: str | None = None)
     (None: no player, lines do not seek)."""
     lanes = {ln.speaker: ln for ln in _lanes(doc)}
     m = doc["call_metrics"]
-    facts = (f"{_clock(doc['duration_s'])} · {doc['channels']} channel(s) · diarization {doc['diarization']['method']}"
+    facts = (f"{clock(doc['duration_s'])} · {doc['channels']} channel(s) · diarization {doc['diarization']['method']}"
              f" · speech {100 * m['speech_ratio']:.0f}% · dead air {m['dead_air_s']:.1f} s · "
              f"interruptions {_num(m['interruptions'])} · backchannels {_num(m['backchannels'])}"
              f" · reliability {_num(m.get('reliability'))}")
