@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from pipeline.audio import decode, echo, vad
 from pipeline.config import Config
 from pipeline.conversation import acoustics, behaviours, cues, dynamics, prosody, redaction, roles, scoring
@@ -21,6 +23,8 @@ from pipeline.models import asr
 from pipeline.models import pyannote as pyannote_model
 from pipeline.transcription import transcribe
 from pipeline.types import Assessment, CallResult
+
+BLAS_THREADS = 1  # numpy's BLAS rounds differently with each thread count: one, whatever the worker has
 
 
 @cache
@@ -63,7 +67,18 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
 
     Pure in its inputs: models load once per process behind ``lru_cache``, so a process pool or
     a distributed engine can run it unchanged. Raises ``CallscopeError`` subclasses only.
+
+    The same inputs give the same result whatever the process's thread counts: numpy's BLAS runs on
+    ``BLAS_THREADS`` here (the Whisper features are a matrix product whose rounding depends on how many
+    threads split it, and a last-bit change can turn a window's decoding); the ASR's own threads do not
+    change its result (``docs/reliability.md``).
     """
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        return _analyze(path, config, hook, call_id, metadata)
+
+
+def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str | None,
+             metadata: CallMetadata | None) -> CallResult:
     t0 = time.perf_counter()
     call_id = call_id or (metadata and metadata.call_id) or Path(path).stem
     timings: dict[str, float] = {}

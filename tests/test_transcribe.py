@@ -76,8 +76,28 @@ def test_repetition_loops_are_dropped():
     words = [w.text.lower().strip(".,") for w in said]
     grams = Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3))
     assert words and max(grams.values()) <= 2
-    strict = dataclasses.replace(config, max_compression_ratio=0.5)  # every segment compresses less than that
+    strict = dataclasses.replace(config, max_compression_ratio=0.5, loop_retry_ngram=0)  # every segment "loops"
     assert transcribe(model_for(config), samples, strict, per_channel=False).words == ()
+
+
+def test_a_looping_window_is_decoded_again():
+    """A real agent (HarperValleyBank ``a7ccc3379af44b9f``, the bank's name as hotwords): with one BLAS thread,
+    tiny.en loops on "I'm sorry." over the whole first minute, which held the greeting and the booking.
+    Decoded again with no 3-token sequence twice, that minute comes back; without the retry it is lost."""
+    from threadpoolctl import threadpool_limits
+
+    agent = load_audio(EVAL / "harper-valley" / "audio" / "agent" / "a7ccc3379af44b9f.wav").samples
+    config = AsrConfig(hotwords="Harper Valley National Bank")
+    with threadpool_limits(limits=1, user_api="blas"):
+        said = transcribe(model_for(config), agent, config, per_channel=True).words
+        lost = transcribe(model_for(config), agent, dataclasses.replace(config, loop_retry_ngram=0),
+                          per_channel=True).words
+    text = " ".join(w.text.lower().strip(".,?") for w in said)
+    assert "harper valley national bank" in text and "what time would you like to come in" in text
+    words = text.split()
+    assert max(Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3)).values()) <= 2
+    assert all(a.start <= b.start for a, b in zip(said, said[1:], strict=False))
+    assert len(said) > len(lost) + 20 and said[0].start < 2.0 < lost[0].start
 
 
 def test_hotwords_bring_the_company_name():

@@ -5,6 +5,7 @@ weight file sizes); ``identity.identities(config)`` gathers those of the models 
 from __future__ import annotations
 
 import importlib.util
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -31,3 +32,10 @@ def package_file(package: str, relative: str) -> Path | None:
 def file_bytes(path: Path | None) -> int | None:
     """Size of a weight file, None where it is absent."""
     return path.stat().st_size if path is not None and path.is_file() else None
+
+
+def cpu_threads() -> int:
+    """Threads a model may use in this process: the cap the nightly engines give a worker (``OMP_NUM_THREADS``),
+    else the cores."""
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return int(cap) if cap.isdigit() and int(cap) > 0 else os.cpu_count() or 1

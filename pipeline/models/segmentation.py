@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline.errors import ModelError
 from pipeline.fsutil import atomic_file
-from pipeline.models import file_bytes, package_file, versions
+from pipeline.models import cpu_threads, file_bytes, package_file, versions
 from pipeline.types import SAMPLE_RATE
 
 CHUNK_S = 10.0  # the model's training duration
@@ -136,10 +136,9 @@ def load_segmenter() -> Segmenter:
     cannot be written leaves the export in memory.
     """
     import onnxruntime
-    import torch
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
+    options.intra_op_num_threads = cpu_threads()
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy waits beside other work
     target = cache_path()

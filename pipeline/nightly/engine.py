@@ -192,21 +192,20 @@ def _thread_caps(threads: int) -> Iterator[None]:
                 os.environ[var] = value
 
 
-def load_models(config: Config, threads: int) -> None:
-    """A worker's set-up: torch's threads capped, the ASR model loaded once (other models load on first use)."""
-    import torch
-
-    torch.set_num_threads(threads)
+def load_models(config: Config) -> None:
+    """A worker's set-up: the ASR model loaded once. The others load with the first call that needs them,
+    under the thread caps the worker inherits (``THREAD_VARS``), so that a worker that only sees stereo
+    calls never imports torch."""
     from pipeline.models.asr import model_for
 
     with suppress(ModelError):  # raised again by the first call, which stops the run; here it would break the worker
         model_for(config.asr)
 
 
-def init_worker(config: Config, threads: int, parent_pid: int) -> None:
+def init_worker(config: Config, parent_pid: int) -> None:
     """A local pool's worker: ends with the run (``_die_with_parent``), then ``load_models``."""
     _die_with_parent(parent_pid)
-    load_models(config, threads)
+    load_models(config)
 
 
 WORKER_DIED = "the worker process died (out of memory, or a crash in native code)"
@@ -300,7 +299,7 @@ class LocalEngine:
 
         limit = config.run.call_timeout_s
         with ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"), initializer=init_worker,
-                                 initargs=(config, self.threads, os.getpid())) as pool:
+                                 initargs=(config, os.getpid())) as pool:
             running: dict[Future[CallOutcome], tuple[CallFile, float]] = {}
             self._running = running
             try:

@@ -55,8 +55,8 @@ def ray_module() -> ModuleType:
 class CallWorker:
     """A Ray actor: one worker process that loads the models once and analyzes calls from their bytes."""
 
-    def __init__(self, config: Config, threads: int) -> None:
-        load_models(config, threads)
+    def __init__(self, config: Config) -> None:
+        load_models(config)
 
     def node(self) -> str:
         """The id of the Ray node this worker runs on (also says it has started)."""
@@ -276,7 +276,7 @@ class _Actors:
         self.since = time.monotonic()  # when the last actor was asked for
 
     def start(self) -> None:
-        actor = self.remote.remote(self.config, self.threads)
+        actor = self.remote.remote(self.config)
         self.starting[actor.node.remote()] = actor
         self.since = time.monotonic()
 
