@@ -1,10 +1,13 @@
 """Benchmark ``analyze`` against faster-whisper alone on calls of 5 minutes or more.
 
 Builds the calls from real and synthetic recordings (nothing is committed), then runs each
-measurement in a fresh subprocess with models loaded before the clock starts, and records wall
-time, per-stage time and peak RSS. Writes a table to docs/benchmarks.md.
+measurement in a fresh subprocess with models loaded before the clock starts (and a short call of the
+same kind analyzed, so that a stereo process loads only what stereo calls need), and records wall
+time, per-stage time and peak RSS. Each figure is the median of ``--repeats`` runs (faster-whisper alone
+and analyze taking turns), with the spread of the ratio; the timings move by 20 % or more between runs on a
+shared machine, so run it on a quiet one. Writes a table to docs/benchmarks.md.
 
-    python scripts/bench.py [--minutes 6] [--out docs/benchmarks.md]
+    python scripts/bench.py [--minutes 6] [--repeats 3] [--out docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def build_calls(minutes: float, tmp: Path) -> dict[str, Path]:
     return calls
 
 
-def run_phase(phase: str, path: Path) -> dict:
+def run_phase(phase: str, path: Path, kind: str) -> dict:
     """One measurement in this process: models loaded first, then the timed run."""
     from pipeline.config import Config
     from pipeline.models.asr import model_for
@@ -65,12 +68,11 @@ def run_phase(phase: str, path: Path) -> dict:
         words = sum(len(s.words or ()) for s in segments)
         result = {"seconds": time.perf_counter() - t0, "words": words}
     else:
-        from pipeline.models.speaker_encoder import load_encoder
         from pipeline.outputs.store import write_call
         from pipeline.runner import analyze_call
 
-        load_encoder(config.diarization.encoder)
-        analyze_call(ROOT / "sample_audio" / "delivery_mono.wav", config)  # warm imports
+        warm = "billing_stereo.flac" if kind == "stereo" else "delivery_mono.wav"
+        analyze_call(ROOT / "sample_audio" / warm, config)  # the models this kind of call needs, and imports
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
             res = analyze_call(path, config)
@@ -79,58 +81,69 @@ def run_phase(phase: str, path: Path) -> dict:
         result = {"seconds": seconds, "words": len(res.alignment.words),
                   "stages": {k: round(v, 2) for k, v in res.timings_s.items()},
                   "method": res.diarization.method,
-                  "speakers": len({s.speaker for s in res.alignment.segments})}
+                  "speakers": len({s.speaker for s in res.alignment.segments}), "torch": "torch" in sys.modules}
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
 
-def measure(phase: str, path: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--phase", phase, str(path)],
+def measure(phase: str, path: Path, kind: str) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--phase", phase, "--kind", kind, str(path)],
                           capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run of median wall time (its stages and memory with it)."""
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=6.0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per figure (their median is reported)")
     parser.add_argument("--phase", choices=["whisper", "analyze"])
+    parser.add_argument("--kind", choices=["mono", "stereo"])
     parser.add_argument("path", nargs="?", type=Path)
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(run_phase(args.phase, args.path)))
+        print(json.dumps(run_phase(args.phase, args.path, args.kind)))
         return
     sys.path.insert(0, str(ROOT))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind, path in build_calls(args.minutes, Path(tmp)).items():
-            whisper = measure("whisper", path)
-            full = measure("analyze", path)
-            rows.append((kind, whisper, full))
-            print(kind, json.dumps({"whisper": whisper, "analyze": full}))
+            runs: list[tuple[dict, dict]] = []
+            for _ in range(args.repeats):
+                runs.append((measure("whisper", path, kind), measure("analyze", path, kind)))
+                print(kind, json.dumps({"whisper": runs[-1][0], "analyze": runs[-1][1]}), flush=True)
+            rows.append((kind, [w for w, _ in runs], [a for _, a in runs]))
     lines = [
-        "| call | audio | faster-whisper alone | analyze | ratio | diarize / asr | (vad + diarize) / asr "
-        "| prosody / asr | stages (s) | peak RSS analyze | speakers |",
+        "| call | audio | faster-whisper alone | analyze | ratio (median, range) | diarize / asr "
+        "| prosody / asr | stages (s) | peak RSS whisper / analyze | torch imported | speakers |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for kind, w, a in rows:
+    for kind, whispers, analyses in rows:
+        w, a = median_run(whispers), median_run(analyses)
+        ratios = sorted(x["seconds"] / y["seconds"] for x, y in zip(analyses, whispers, strict=True))
         stages = ", ".join(f"{k} {v}" for k, v in a["stages"].items() if k != "total")
         lines.append(
-            f"| {kind} ({a['method']}) | {args.minutes:.0f} min | {w['seconds']:.1f} s "
-            f"({w['peak_rss_mb']:.0f} MB) | {a['seconds']:.1f} s | {a['seconds'] / w['seconds']:.2f} | "
-            f"{a['stages']['diarize'] / a['stages']['asr']:.2f} | "
-            f"{(a['stages']['vad'] + a['stages']['diarize']) / a['stages']['asr']:.2f} | "
-            f"{a['stages']['prosody'] / a['stages']['asr']:.3f} | "
-            f"{stages} | {a['peak_rss_mb']:.0f} MB | {a['speakers']} |")
+            f"| {kind} ({a['method']}) | {args.minutes:.0f} min | {w['seconds']:.1f} s | {a['seconds']:.1f} s | "
+            f"{a['seconds'] / w['seconds']:.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f}) | "
+            f"{a['stages']['diarize'] / a['stages']['asr']:.2f} | {a['stages']['prosody'] / a['stages']['asr']:.3f} | "
+            f"{stages} | {w['peak_rss_mb']:.0f} / {max(x['peak_rss_mb'] for x in analyses):.0f} MB | "
+            f"{'yes' if a['torch'] else 'no'} | {a['speakers']} |")
     table = "\n".join(lines)
     header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
               f"{_cores()} cores, Python {platform.python_version()}, bundled tiny.en int8, "
-              "default config, models loaded before the clock starts, one fresh process each.")
+              "default config, models loaded before the clock starts, one fresh process each; "
+              f"times are the medians of {args.repeats} runs (each analyze / faster-whisper ratio's range beside "
+              "it), stages those of the median run, peak RSS the highest of the runs.")
     write_report(args.out, header, table, key="analyze",
                  title="analyze vs faster-whisper alone (`scripts/bench.py`)")
     print(table)
-    for kind, _, a in rows:
-        print(prosody_check(kind, a["stages"]))
+    for kind, _, analyses in rows:
+        print(prosody_check(kind, median_run(analyses)["stages"]))
 
 
 def prosody_check(kind: str, stages: dict[str, float]) -> str:

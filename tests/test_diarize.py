@@ -14,7 +14,7 @@ from pipeline.config import Config, with_overrides
 from pipeline.diarization import channels, embedding, overlaps
 from pipeline.types import Span
 
-from .conftest import EVAL, PYANNOTE_SAMPLE, SAMPLES, truth
+from .conftest import EVAL, PYANNOTE_SAMPLE, ROOT, SAMPLES, truth
 
 
 def test_viterbi_prefers_staying_unless_evidence_is_strong():
@@ -469,3 +469,32 @@ def test_real_mono_calls_have_two_speakers_even_when_one_speaks_little(harper_va
 def test_real_mono_calls_diarize_within_bounds(harper_valley_mono):
     ders = [der for der, _ in harper_valley_mono.values()]
     assert max(ders) <= 0.22 and float(np.median(ders)) <= 0.17, ders
+
+
+def test_kaldi_filterbanks_in_numpy_equal_torchaudios():
+    import torch
+    import torchaudio.compliance.kaldi as kaldi
+
+    from pipeline.models.speaker_encoder import kaldi_fbank
+
+    for wav in (load_audio(SAMPLES / "delivery_mono.wav").mono()[:16000 * 20],
+                (np.random.default_rng(0).normal(size=16000 * 3) * 0.05).astype(np.float32)):
+        ref = kaldi.fbank(torch.from_numpy(np.array(wav))[None], num_mel_bins=80, sample_frequency=16000,
+                          dither=0.0).numpy()
+        assert kaldi_fbank(wav).shape == ref.shape
+        assert np.abs(kaldi_fbank(wav) - ref).max() < 2e-3
+
+
+def test_a_worker_analyzes_mono_and_stereo_calls_without_torch():
+    """With the ONNX exports cached (the first process exports them), a worker's models run without torch:
+    the nightly workers' set-up, then a mono call (CAM++, segmentation-3.0) and a stereo one."""
+    from pipeline.models import segmentation, speaker_encoder
+
+    speaker_encoder.load_encoder("campplus")
+    segmentation.load_segmenter()
+    code = ("import sys; from pipeline.config import Config; from pipeline.nightly.engine import load_models; "
+            "from pipeline.runner import analyze_call; load_models(Config()); "
+            "print(*(analyze_call(sys.argv[k], Config()).diarization.method for k in (1, 2)), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(SAMPLES / "delivery_mono.wav"),
+                          str(SAMPLES / "billing_stereo.flac")], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.split() == ["embedding", "channels", "False"], out.stderr

@@ -96,7 +96,6 @@ def test_a_looping_window_is_decoded_again():
     assert "harper valley national bank" in text and "what time would you like to come in" in text
     words = text.split()
     assert max(Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3)).values()) <= 2
-    assert all(a.start <= b.start for a, b in zip(said, said[1:], strict=False))
     assert len(said) > len(lost) + 20 and said[0].start < 2.0 < lost[0].start
 
 

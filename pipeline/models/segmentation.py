@@ -8,12 +8,9 @@ only runs the model and turns its output into per-frame activity probabilities.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import json
-import logging
-import os
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ModelError
-from pipeline.fsutil import atomic_file
-from pipeline.models import cpu_threads, file_bytes, package_file, versions
+from pipeline.models import file_bytes, onnx, package_file, versions
 from pipeline.types import SAMPLE_RATE
 
 CHUNK_S = 10.0  # the model's training duration
@@ -32,8 +28,7 @@ BATCH = 8
 MODEL_DIR = "models/pyannote_segmentation_3.0"
 # pyannote's Powerset(3, 2).mapping: which of 3 local speakers talk in each of the 7 output classes
 POWERSET = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]], float)
-log = logging.getLogger(__name__)
-CACHE_DIR = Path(os.environ.get("CALLSCOPE_CACHE", Path.home() / ".cache" / "callscope")) / "models"
+CACHE_DIR = onnx.CACHE_DIR
 
 
 @dataclass(frozen=True)
@@ -95,14 +90,17 @@ def load_model():
 
 
 def cache_path() -> Path:
-    """Where the ONNX export of the model is cached, named by a hash of its weights."""
-    weights = _model_path() / "pytorch_model.bin"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.exists() else "missing"
-    return CACHE_DIR / f"segmentation-3.0-{digest}.onnx"
+    """Where the ONNX export of the model is cached (``pipeline.models.onnx``), named by a hash of its weights."""
+    return CACHE_DIR / f"{_stem()}.onnx"
 
 
-def _export() -> tuple[bytes, dict[str, float]]:
-    """The model as ONNX bytes, and its output geometry (``step_s``, ``offset_s``, ``frames``)."""
+def _stem() -> str:
+    return f"segmentation-3.0-{onnx.digest(_model_path() / 'pytorch_model.bin')}"
+
+
+def _export() -> dict[str, bytes]:
+    """The model as ONNX bytes (``.onnx``) and its output geometry (``.json``: ``step_s``, ``offset_s``,
+    ``frames``)."""
     import torch
 
     data = io.BytesIO()
@@ -122,44 +120,20 @@ def _export() -> tuple[bytes, dict[str, float]]:
     field = model.receptive_field
     geometry = {"step_s": field.step, "offset_s": field.start + field.duration / 2,
                 "frames": int(model.num_frames(int(CHUNK_S * SAMPLE_RATE)))}
-    return data.getvalue(), geometry
+    return {".onnx": data.getvalue(), ".json": json.dumps(geometry).encode()}
+
+
+def _build(files: dict[str, bytes]) -> Segmenter:
+    geometry = json.loads(files[".json"])
+    return Segmenter(onnx.session(files[".onnx"]), float(geometry["step_s"]), float(geometry["offset_s"]),
+                     int(geometry["frames"]))
 
 
 @lru_cache(maxsize=1)
 def load_segmenter() -> Segmenter:
-    """The model as an ONNX Runtime session: about twice as fast as torch on the CPU.
-
-    Exported once per machine to ``cache_path()`` under ``CALLSCOPE_CACHE`` (default
-    ``~/.cache/callscope``) with its output geometry beside it (``.json``), each written to a
-    temporary name and renamed, so concurrent workers agree; a process that finds both never imports
-    pyannote.audio (seconds saved per process). A damaged cache is exported again; a cache that
-    cannot be written leaves the export in memory.
-    """
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = cpu_threads()
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy waits beside other work
-    target = cache_path()
-    if target.exists():
-        try:
-            geometry = json.loads(target.with_suffix(".json").read_text(encoding="utf-8"))
-            session = onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
-            return Segmenter(session, float(geometry["step_s"]), float(geometry["offset_s"]), int(geometry["frames"]))
-        except Exception as exc:  # truncated, overwritten or half there: export again
-            log.warning("overlap detection: cannot use %s (%s); exporting the model again", target,
-                        type(exc).__name__)
-    data, geometry = _export()
-    try:
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        for path, content in ((target.with_suffix(".json"), json.dumps(geometry).encode()), (target, data)):
-            with atomic_file(path, "wb") as handle:
-                handle.write(content)
-    except OSError as exc:
-        log.warning("overlap detection: cannot cache the model in %s (%s); kept in memory", CACHE_DIR, exc)
-    session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    return Segmenter(session, geometry["step_s"], geometry["offset_s"], geometry["frames"])
+    """The model as an ONNX Runtime session, about twice as fast as torch on the CPU, exported once per machine
+    (``pipeline.models.onnx``): a process that finds the export cached never imports torch or pyannote.audio."""
+    return onnx.cached(_stem(), (".onnx", ".json"), _export, _build, CACHE_DIR)
 
 
 def chunk_starts(n_samples: int, step_s: float, offset_s: float = 0.0) -> np.ndarray:
