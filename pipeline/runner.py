@@ -91,12 +91,16 @@ def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str |
         channel_spans = [vad.speech_spans(ch, config.vad) for ch in rec.samples]
     with _stage("method", call_id, timings, hook):
         method, checks = channels.choose_method(rec.samples, channel_spans, config.diarization)
+        if method != "channels" and rec.channels > 1:  # a stereo file analyzed as mono: speech found over the mix
+            channel_spans = [*channel_spans, vad.speech_spans(rec.mono(), config.vad)]
         checks = (*checks, echo.echo_note(found)) if found else checks
         # models load once per process; a pyannote pipeline that cannot load fails before the ASR
         diarizer = pyannote_model.pipeline_for(config.diarization) if method == "pyannote" else None
     with _stage("asr", call_id, timings, hook):
         hinted = dataclasses.replace(config.asr, **metadata.asr_hints()) if metadata else config.asr
-        transcript = transcribe.transcribe(asr.model_for(hinted), rec.samples, hinted, per_channel=method == "channels")
+        per_channel = method == "channels"
+        spans = channel_spans if per_channel else channel_spans[-1:]
+        transcript = transcribe.transcribe(asr.model_for(hinted), rec.samples, hinted, per_channel, spans)
         if config.privacy.redact:  # before anything downstream sees the words
             transcript = redaction.redact_transcript(transcript, config.privacy)
     with _stage("diarize", call_id, timings, hook):
@@ -104,10 +108,8 @@ def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str |
             diar = channels.diarize_channels(channel_spans, rec.samples, config.diarization)
         elif method == "pyannote":  # its own speech detection, over the channel mix
             diar = pyannote.diarize_pyannote(rec.samples, config.diarization, diarizer)
-        else:  # a stereo file analyzed as mono: speech found again over the channel mix
-            mono = rec.mono()
-            spans = vad.speech_spans(mono, config.vad) if rec.channels > 1 else channel_spans[0]
-            diar = embedding.diarize_embedding(mono, spans, config.diarization)
+        else:  # over the channel mix, whose speech spans come last
+            diar = embedding.diarize_embedding(rec.mono(), channel_spans[-1], config.diarization)
         diar = dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=found)
     with _stage("align", call_id, timings, hook):
         alignment = align.align(transcript, diar, config.align)

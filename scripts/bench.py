@@ -49,12 +49,12 @@ def build_calls(minutes: float, tmp: Path) -> dict[str, Path]:
     return calls
 
 
-def run_phase(phase: str, path: Path, kind: str) -> dict:
+def run_phase(phase: str, path: Path, kind: str, settings: Path | None) -> dict:
     """One measurement in this process: models loaded first, then the timed run."""
-    from pipeline.config import Config
+    from pipeline.config import Config, load_config
     from pipeline.models.asr import model_for
 
-    config = Config()
+    config = load_config(settings) if settings and phase == "analyze" else Config()
     model = model_for(config.asr)
     if phase == "whisper":
         from faster_whisper import decode_audio
@@ -86,8 +86,9 @@ def run_phase(phase: str, path: Path, kind: str) -> dict:
     return result
 
 
-def measure(phase: str, path: Path, kind: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--phase", phase, "--kind", kind, str(path)],
+def measure(phase: str, path: Path, kind: str, settings: Path | None) -> dict:
+    extra = ["--config", str(settings)] if settings else []
+    proc = subprocess.run([sys.executable, __file__, "--phase", phase, "--kind", kind, *extra, str(path)],
                           capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -104,18 +105,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (their median is reported)")
     parser.add_argument("--phase", choices=["whisper", "analyze"])
     parser.add_argument("--kind", choices=["mono", "stereo"])
+    parser.add_argument("--config", type=Path, help="settings for analyze; faster-whisper alone keeps the defaults")
+    parser.add_argument("--only", choices=["mono", "stereo"], help="measure one kind of call")
     parser.add_argument("path", nargs="?", type=Path)
     args = parser.parse_args()
     if args.phase:
-        print(json.dumps(run_phase(args.phase, args.path, args.kind)))
+        print(json.dumps(run_phase(args.phase, args.path, args.kind, args.config)))
         return
     sys.path.insert(0, str(ROOT))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind, path in build_calls(args.minutes, Path(tmp)).items():
+            if args.only and kind != args.only:
+                continue
             runs: list[tuple[dict, dict]] = []
             for _ in range(args.repeats):
-                runs.append((measure("whisper", path, kind), measure("analyze", path, kind)))
+                runs.append((measure("whisper", path, kind, args.config), measure("analyze", path, kind, args.config)))
                 print(kind, json.dumps({"whisper": runs[-1][0], "analyze": runs[-1][1]}), flush=True)
             rows.append((kind, [w for w, _ in runs], [a for _, a in runs]))
     lines = [
@@ -136,7 +141,8 @@ def main() -> None:
     table = "\n".join(lines)
     header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
               f"{_cores()} cores, Python {platform.python_version()}, bundled tiny.en int8, "
-              "default config, models loaded before the clock starts, one fresh process each; "
+              f"{'settings ' + args.config.name if args.config else 'default config'}, models loaded before the "
+              "clock starts, one fresh process each; "
               f"times are the medians of {args.repeats} runs (each analyze / faster-whisper ratio's range beside "
               "it), stages those of the median run, peak RSS the highest of the runs.")
     write_report(args.out, header, table, key="analyze",

@@ -11,6 +11,7 @@ over ``--skip-calls`` unchanged calls, with and without its hash cache. Writes t
     python scripts/bench_run.py [--calls 20] [--seconds 6] [--workers 1 2] [--engine-calls 20]
                                 [--engine-seconds 40] [--skip-workers] [--skip-engines] [--skip-calls 1000]
                                 [--only-skip-check]
+    python scripts/bench_run.py --night [--night-calls 20] [--before DIR --before-label COMMIT]
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from scripts.make_archive import make_archive  # noqa: E402
 
 
 def timed_run(archive: Path, out: Path, *options: str, prefix: tuple[str, ...] = (),
-              env: dict[str, str] | None = None) -> tuple[float, dict]:
+              env: dict[str, str] | None = None, repo: Path = ROOT) -> tuple[float, dict]:
     t0 = time.perf_counter()
     subprocess.run([*prefix, sys.executable, "-m", "pipeline.cli", "run", str(archive), "--out", str(out), *options],
-                   cwd=ROOT, capture_output=True, text=True, check=False, env=env)
+                   cwd=repo, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - t0
     summary = max((out / "_runs").glob("*.json"), key=lambda p: p.stat().st_mtime)
     return seconds, json.loads(summary.read_text())
@@ -71,6 +72,66 @@ def bench_workers(args: argparse.Namespace) -> None:
               "3 broken) from `scripts/make_archive.py`; `callscope run` timed end to end in a fresh process "
               "(start-up, worker spawn, model loading, catalog), the second run over the unchanged archive.")
     write_report(args.out, header, "\n".join(lines), key="run", title="nightly run (`scripts/bench_run.py`)")
+
+
+def night_archive(root: Path, calls: int) -> float:
+    """``calls`` real-length calls (3 to 6 minutes) made of the HarperValleyBank telephone calls played one after
+    the other, every other one stereo (agent left, caller right) and the rest mono (the sum), 8 kHz PCM; returns
+    the seconds of audio."""
+    import numpy as np
+    import soundfile as sf
+
+    from scripts.eval_calls import CALLS, ROLES
+
+    sids = sorted(p.stem for p in (CALLS / "audio" / "agent").glob("*.wav"))
+    parties = []
+    for sid in sids:
+        pair = [sf.read(CALLS / "audio" / role / f"{sid}.wav", dtype="float64")[0] for role in ROLES]
+        n = max(len(x) for x in pair)
+        parties.append(np.stack([np.pad(x, (0, n - len(x))) for x in pair], axis=1))
+    root.mkdir(parents=True)
+    total = 0.0
+    for i in range(calls):
+        target, pieces, k = (3 + i % 4) * 60 * 8000, [], i
+        while sum(len(x) for x in pieces) < target:
+            pieces.append(parties[k % len(parties)])
+            k += 1
+        both = np.concatenate(pieces)[:target]
+        audio = both if i % 2 == 0 else np.clip(both.sum(axis=1), -1.0, 32767 / 32768)
+        sf.write(root / f"night_{i:02d}_{'stereo' if i % 2 == 0 else 'mono'}.wav", audio, 8000, subtype="PCM_16")
+        total += target / 8000
+    past = time.time() - 3600
+    for path in root.iterdir():
+        os.utime(path, (past, past))
+    return total
+
+
+def bench_night(args: argparse.Namespace) -> None:
+    """A night's throughput on real-length calls: each workers x threads setting for 2 cores, for this checkout
+    and, with ``--before DIR``, another one (the same venv)."""
+    checkouts = [("before", args.before), ("after", ROOT)] if args.before else [("after", ROOT)]
+    lines = ["| code | workers x threads | calls analyzed / failed | audio | wall time | audio h / h | "
+             "peak RSS of the run's processes |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    with tempfile.TemporaryDirectory() as tmp:
+        audio_s = night_archive(Path(tmp) / "archive", args.night_calls)
+        for label, repo in checkouts:
+            for workers, threads in ((1, 2), (2, 1)):
+                out = Path(tmp) / f"out-{label}-{workers}x{threads}"
+                wall, summary = timed_run(Path(tmp) / "archive", out, "--workers", str(workers), "--threads",
+                                          str(threads), prefix=("/usr/bin/time", "-f", "%M", "-o",
+                                                                str(out) + ".rss"), repo=repo)
+                rss = int(Path(str(out) + ".rss").read_text().split()[-1]) / 1024
+                lines.append(f"| {label} | {workers} x {threads} | {summary['analyzed']} / {summary['failed']} | "
+                             f"{audio_s / 60:.0f} min | {wall:.0f} s | {audio_s / wall:.1f} | {rss:.0f} MB |")
+                print(lines[-1], flush=True)
+    header = (f"Measured {time.strftime('%Y-%m-%d')} on {_cores()} cores, nothing else running, bundled tiny.en int8, "
+              f"default config; archive of {args.night_calls} calls of 3 to 6 minutes made of the four "
+              "HarperValleyBank telephone calls played one after the other, half stereo and half mono, 8 kHz; "
+              "`callscope run` timed end to end in a fresh process (start-up, worker spawn, model loading, catalog). "
+              "Before: " + (f"`{args.before_label}`" if args.before else "-") + "; after: this checkout. Peak RSS: "
+              "the largest process of the run (`/usr/bin/time`: the parent, or a worker where it is larger).")
+    write_report(args.out, header, "\n".join(lines), key="night", title="a night on real-length calls "
+                 "(`scripts/bench_run.py --night`)")
 
 
 def bench_engines(args: argparse.Namespace) -> None:
@@ -184,8 +245,15 @@ def main() -> None:
     parser.add_argument("--skip-engines", action="store_true")
     parser.add_argument("--skip-calls", type=int, default=1000)
     parser.add_argument("--only-skip-check", action="store_true")
+    parser.add_argument("--night", action="store_true", help="only the night on real-length calls")
+    parser.add_argument("--night-calls", type=int, default=20)
+    parser.add_argument("--before", type=Path, help="--night: another checkout to measure first")
+    parser.add_argument("--before-label", default="", help="--night: what the other checkout is (a commit)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
+    if args.night:
+        bench_night(args)
+        return
     bench_skip(args)
     if args.only_skip_check:
         return

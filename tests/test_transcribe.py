@@ -2,6 +2,7 @@ import dataclasses
 import difflib
 import io
 from collections import Counter
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -110,3 +111,45 @@ def test_hotwords_bring_the_company_name():
     assert "harper valley" not in plain
     assert "harper valley national bank" in " ".join(w.text for w in said.words).lower().replace(",", "")
     assert said.hotwords == "Harper Valley National Bank"
+
+
+def test_speech_spans_become_windows_of_at_most_30_s_of_speech():
+    from pipeline.transcription.transcribe import windows
+    from pipeline.types import Span
+
+    spans = [Span(1.0, 5.0), Span(5.5, 20.0), Span(25.0, 40.0), Span(41.0, 110.0), Span(119.8, 120.0)]
+    got = windows(spans, 120.0, 0.4)
+    assert got[:2] == [[(0.6, 20.4)], [(24.6, 40.4)]]  # padded, joined where they meet; a span is not split
+    assert got[2:4] == [[(40.6, 70.6)], [(70.6, 100.6)]]  # unless longer than a window
+    assert np.allclose(got[4], [(100.6, 110.4), (119.4, 120.0)]) and len(got) == 5  # the silence between left out
+    assert all(sum(b - a for a, b in w) <= 30.0 + 1e-9 for w in got)
+    flat = [piece for w in got for piece in w]
+    assert all(b1 <= a2 for (_, b1), (a2, _) in pairwise(flat)) and windows([], 10.0, 0.4) == []
+
+
+def test_batched_windows_transcribe_a_clean_call_as_well_as_the_sequential_decoder():
+    """``asr.batch_size``: the windows around each channel's speech decoded in batches, on the bundled stereo
+    call: the same words again on a second run, a WER against the script within 0.05 of the one-window-after-
+    another decoder's on each channel, and each word inside the speech of its channel."""
+    import jiwer
+
+    from pipeline.audio.vad import speech_spans
+    from pipeline.config import VadConfig
+    from pipeline.evaluate import normalize_text
+
+    from .conftest import truth
+
+    samples = load_audio(SAMPLES / "billing_stereo.flac").samples
+    spans = [speech_spans(ch, VadConfig()) for ch in samples]
+    batched = AsrConfig(batch_size=8)
+    runs = [transcribe(model_for(batched), samples, batched, per_channel=True, spans=spans).words for _ in range(2)]
+    plain = transcribe(model_for(AsrConfig()), samples, AsrConfig(), per_channel=True).words
+    assert runs[0] == runs[1]
+    for channel, role in enumerate(("agent", "customer")):
+        said = [u["text"] for u in truth("billing_stereo")["utterances"] if u["speaker"] == role]
+        script = normalize_text(" ".join(said))
+        wer = [jiwer.wer(script, normalize_text(" ".join(w.text for w in words if w.channel == channel)))
+               for words in (plain, runs[0])]
+        assert wer[1] <= wer[0] + 0.05, wer
+    for w in runs[0]:
+        assert any(s.start - 0.5 <= w.start and w.end <= s.end + 0.5 for s in spans[w.channel])

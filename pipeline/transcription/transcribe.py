@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from pipeline.audio.signal import block_bounds, frame_db
 from pipeline.config import AsrConfig
-from pipeline.types import SAMPLE_RATE, Transcript, Word
+from pipeline.types import SAMPLE_RATE, Span, Transcript, Word
+
+WINDOW_S = 30.0  # Whisper's input window
 
 
 def _decode(model, samples: np.ndarray, config: AsrConfig, **guard: int) -> list:
@@ -55,16 +59,108 @@ def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: i
     return words
 
 
-def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool) -> Transcript:
+def windows(spans: Sequence[Span], duration_s: float, pad_s: float,
+            limit_s: float = WINDOW_S) -> list[list[tuple[float, float]]]:
+    """What the batched recognizer decodes: the speech spans, each padded by ``pad_s`` and joined where they then
+    meet, cut into pieces of at most ``limit_s`` (Whisper's 30 s), grouped in order into windows whose pieces
+    last at most ``limit_s`` together. Each window is a list of (start, end) in seconds; the silence between its
+    pieces is left out, as faster-whisper's own VAD filter does."""
+    pieces: list[list[float]] = []
+    for span in spans:
+        a, b = max(0.0, span.start - pad_s), min(duration_s, span.end + pad_s)
+        if pieces and a <= pieces[-1][1]:
+            a = pieces.pop()[0]
+        while b - a > limit_s:
+            pieces.append([a, a + limit_s])
+            a += limit_s
+        if b > a:
+            pieces.append([a, b])
+    out: list[list[tuple[float, float]]] = []
+    length = limit_s
+    for a, b in pieces:
+        if length + b - a > limit_s:
+            out.append([])
+            length = 0.0
+        out[-1].append((a, b))
+        length += b - a
+    return out
+
+
+class _Joined:
+    """Pieces of a signal joined end to end, and the way back from a time in the joined signal to the source."""
+
+    def __init__(self, x: np.ndarray, pieces: list[tuple[int, int]]) -> None:
+        parts = [x[a:b] if x.ndim == 1 else x[:, a:b].mean(axis=0) for a, b in pieces]
+        self.audio = np.ascontiguousarray(np.concatenate(parts), np.float32)
+        self.starts = np.cumsum([0] + [b - a for a, b in pieces[:-1]]) / SAMPLE_RATE  # joined seconds
+        self.sources = np.array([a for a, _ in pieces]) / SAMPLE_RATE
+        self.ends = np.array([b for _, b in pieces]) / SAMPLE_RATE
+
+    def source(self, start: float, end: float) -> tuple[float, float]:
+        """Where a stretch of the joined signal lies in the source: in the piece it starts in (a word that runs
+        over a joint ends with its piece, as the silence between them is not there)."""
+        k = max(0, int(np.searchsorted(self.starts, start, side="right")) - 1)
+        a = min(float(self.sources[k] + start - self.starts[k]), float(self.ends[k]))
+        return a, min(max(a, float(self.sources[k] + end - self.starts[k])), float(self.ends[k]))
+
+    def words(self, segment, channel: int, offset_s: float = 0.0) -> list[Word]:
+        """The segment's words, their times (in the joined signal, less ``offset_s``) taken back to the source."""
+        return [Word(*self.source(offset_s + w.start, offset_s + w.end), w.word.strip(), float(w.probability), channel)
+                for w in segment.words or () if w.word.strip()]
+
+
+def _transcribe_windows(model, x: np.ndarray, spans: Sequence[Span], config: AsrConfig, channel: int) -> list[Word]:
+    """Words of one signal (shape (n,), or (channels, n) to be mixed): the windows around its speech (``windows``)
+    decoded ``asr.batch_size`` at a time with faster-whisper's ``BatchedInferencePipeline``, without timestamps;
+    only one batch's audio and features are held at once. A window that loops is decoded again as in
+    ``transcribe_channel``. A window's text may end early and leave the rest of its speech out, where the
+    sequential decoder goes on from its last timestamp (``docs/benchmarks.md``: more errors on the real calls)."""
+    from faster_whisper import BatchedInferencePipeline
+
+    n = x.shape[-1]
+    bounds = windows(spans, n / SAMPLE_RATE, config.window_pad_s)
+    words = []
+    for g in range(0, len(bounds), config.batch_size):
+        group = bounds[g : g + config.batch_size]
+        joined = _Joined(x, [(int(a * SAMPLE_RATE), min(n, int(np.ceil(b * SAMPLE_RATE))))
+                             for window in group for a, b in window])
+        clips, at = [], 0.0
+        for window in group:
+            length = sum(b - a for a, b in window)
+            clips.append({"start": at, "end": at + length})
+            at += length
+        segments, _ = BatchedInferencePipeline(model).transcribe(  # a new pipeline: no state from the last batch
+            joined.audio, language=config.language, beam_size=config.beam_size, word_timestamps=True,
+            vad_filter=False, clip_timestamps=clips, batch_size=config.batch_size,
+            temperature=list(config.temperatures), hotwords=config.hotwords, initial_prompt=config.initial_prompt)
+        for segment in segments:
+            if segment.compression_ratio <= config.max_compression_ratio:
+                words += joined.words(segment, channel)
+            elif config.loop_retry_ngram:
+                a, b = int(segment.start * SAMPLE_RATE), int(np.ceil(segment.end * SAMPLE_RATE))
+                for again in _decode(model, np.ascontiguousarray(joined.audio[a:b]), config,
+                                     no_repeat_ngram_size=config.loop_retry_ngram):
+                    if again.compression_ratio <= config.max_compression_ratio:
+                        words += joined.words(again, channel, a / SAMPLE_RATE)
+    return words
+
+
+def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool,
+               spans: Sequence[Sequence[Span]] | None = None) -> Transcript:
     """Transcribe a call: each channel apart when ``per_channel``, else the channel mix.
 
-    ``samples`` has shape (channels, n). A long call is transcribed in the VAD's blocks (``vad.block_bounds``,
+    ``samples`` has shape (channels, n). With ``asr.batch_size`` and the speech ``spans`` of each signal (one
+    sequence per channel, or one for the mix), the windows around the speech are decoded in batches
+    (``_transcribe_windows``). Otherwise a long call is transcribed in the VAD's blocks (``vad.block_bounds``,
     cut at quiet points), so the recognizer's features and memory stay those of one block. Words come
     back sorted by start time.
     """
     signals = [(ch, samples[ch]) for ch in range(samples.shape[0])] if per_channel else [(-1, samples)]
     words = []
-    for channel, x in signals:
+    for k, (channel, x) in enumerate(signals):
+        if config.batch_size and spans is not None:
+            words += _transcribe_windows(model, x, spans[k], config, channel)
+            continue
         for lo, hi in block_bounds(frame_db(x), samples.shape[1]):
             block = x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0)
             words += transcribe_channel(model, np.ascontiguousarray(block), config, channel, lo / SAMPLE_RATE)
