@@ -119,7 +119,8 @@ def bench_night(args: argparse.Namespace) -> None:
                 out = Path(tmp) / f"out-{label}-{workers}x{threads}"
                 wall, summary = timed_run(Path(tmp) / "archive", out, "--workers", str(workers), "--threads",
                                           str(threads), prefix=("/usr/bin/time", "-f", "%M", "-o",
-                                                                str(out) + ".rss"), repo=repo)
+                                                                str(out) + ".rss"),
+                                          env={**os.environ, "PYTHONPATH": str(repo)}, repo=repo)
                 rss = int(Path(str(out) + ".rss").read_text().split()[-1]) / 1024
                 lines.append(f"| {label} | {workers} x {threads} | {summary['analyzed']} / {summary['failed']} | "
                              f"{audio_s / 60:.0f} min | {wall:.0f} s | {audio_s / wall:.1f} | {rss:.0f} MB |")
