@@ -107,24 +107,25 @@ def night_archive(root: Path, calls: int) -> float:
 
 
 def bench_night(args: argparse.Namespace) -> None:
-    """A night's throughput on real-length calls: each workers x threads setting for 2 cores, for this checkout
-    and, with ``--before DIR``, another one (the same venv)."""
-    checkouts = [("before", args.before), ("after", ROOT)] if args.before else [("after", ROOT)]
+    """A night's throughput on real-length calls: each ``--night-workers`` setting (WxT) for this checkout and, with
+    ``--before DIR``, the first setting for another checkout (run in the same venv)."""
+    settings = [tuple(int(v) for v in setting.split("x")) for setting in args.night_workers]
+    runs = [("before", args.before, settings[0])] if args.before else []
+    runs += [("after", ROOT, setting) for setting in settings]
     lines = ["| code | workers x threads | calls analyzed / failed | audio | wall time | audio h / h | "
              "peak RSS of the run's processes |", "| --- | --- | --- | --- | --- | --- | --- |"]
     with tempfile.TemporaryDirectory() as tmp:
         audio_s = night_archive(Path(tmp) / "archive", args.night_calls)
-        for label, repo in checkouts:
-            for workers, threads in ((1, 2), (2, 1)):
-                out = Path(tmp) / f"out-{label}-{workers}x{threads}"
-                wall, summary = timed_run(Path(tmp) / "archive", out, "--workers", str(workers), "--threads",
-                                          str(threads), prefix=("/usr/bin/time", "-f", "%M", "-o",
-                                                                str(out) + ".rss"),
-                                          env={**os.environ, "PYTHONPATH": str(repo)}, repo=repo)
-                rss = int(Path(str(out) + ".rss").read_text().split()[-1]) / 1024
-                lines.append(f"| {label} | {workers} x {threads} | {summary['analyzed']} / {summary['failed']} | "
-                             f"{audio_s / 60:.0f} min | {wall:.0f} s | {audio_s / wall:.1f} | {rss:.0f} MB |")
-                print(lines[-1], flush=True)
+        for label, repo, (workers, threads) in runs:
+            out = Path(tmp) / f"out-{label}-{workers}x{threads}"
+            wall, summary = timed_run(Path(tmp) / "archive", out, "--workers", str(workers), "--threads",
+                                      str(threads), prefix=("/usr/bin/time", "-f", "%M", "-o",
+                                                            str(out) + ".rss"),
+                                      env={**os.environ, "PYTHONPATH": str(repo)}, repo=repo)
+            rss = int(Path(str(out) + ".rss").read_text().split()[-1]) / 1024
+            lines.append(f"| {label} | {workers} x {threads} | {summary['analyzed']} / {summary['failed']} | "
+                         f"{audio_s / 60:.0f} min | {wall:.0f} s | {audio_s / wall:.1f} | {rss:.0f} MB |")
+            print(lines[-1], flush=True)
     header = (f"Measured {time.strftime('%Y-%m-%d')} on {_cores()} cores, nothing else running, bundled tiny.en int8, "
               f"default config; archive of {args.night_calls} calls of 3 to 6 minutes made of the four "
               "HarperValleyBank telephone calls played one after the other, half stereo and half mono, 8 kHz; "
@@ -248,6 +249,7 @@ def main() -> None:
     parser.add_argument("--only-skip-check", action="store_true")
     parser.add_argument("--night", action="store_true", help="only the night on real-length calls")
     parser.add_argument("--night-calls", type=int, default=20)
+    parser.add_argument("--night-workers", nargs="+", default=["2x1", "1x2"], help="--night: WORKERSxTHREADS each")
     parser.add_argument("--before", type=Path, help="--night: another checkout to measure first")
     parser.add_argument("--before-label", default="", help="--night: what the other checkout is (a commit)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")

@@ -113,6 +113,17 @@ def test_a_handover_at_a_sentence_end_or_an_interjection_is_kept():
     assert [w.speaker for w in result.words if w.text == "mhm"] == ["S2"]
 
 
+def test_a_handover_the_recognizer_did_not_punctuate_is_kept_where_the_speech_pauses():
+    """The caller reads digits and the agent thanks them, in one unpunctuated "sentence" of the ASR; the
+    diarizer's segments stand 0.55 s apart, so the digits stay the caller's (the sample call delivery_mono)."""
+    words = (_said("the tracking number?", 13.5) + _said("2 9 4 4 1", 16.0, 0.46)
+             + _said("thank you one moment while I look", 18.4))
+    segments = (SpeakerSegment("A", 13.2, 15.1), SpeakerSegment("B", 15.79, 17.84), SpeakerSegment("A", 18.39, 20.6))
+    result = align(Transcript(tuple(words), "tiny.en", "int8", "en"), Diarization("embedding", segments), AlignConfig())
+    assert [w.speaker for w in result.words if w.text.isdigit()] == ["S2"] * 5
+    assert [s.speaker for s in result.segments] == ["S1", "S2", "S1"]
+
+
 def test_stereo_words_are_never_mended():
     words = [Word(0.0, 0.3, "Is", 0.9, 0), Word(0.3, 0.6, "there", 0.9, 0), Word(0.6, 0.9, "more?", 0.9, 1)]
     segments = (SpeakerSegment("ch0", 0.0, 0.6), SpeakerSegment("ch1", 0.6, 0.9))

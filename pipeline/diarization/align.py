@@ -100,9 +100,10 @@ def mend_sentence_splits(
     speech ("Is there anything else I can | help you with today?"): short pieces are hard to tell
     apart by voice. The first or last words of a sentence (no pause inside it) said by one speaker go
     to the speaker who says most of the sentence, unless that speaker is talking during most of
-    them. Words in the middle of the sentence are left alone: there another speaker is interjecting
-    (a backchannel), not taking over. The other speaker's segments lying wholly under the words that
-    move (with ``WORD_TIME_SLACK_S``) go with them.
+    them, or their speech stands apart from the majority's by a pause (``_paused``). Words in the
+    middle of the sentence are left alone: there another speaker is interjecting (a backchannel),
+    not taking over. The other speaker's segments lying wholly under the words that move (with
+    ``WORD_TIME_SLACK_S``) go with them.
 
     Returns
     -------
@@ -128,7 +129,7 @@ def mend_sentence_splits(
                 start, stop = first.start, last.end
                 talking = sum(max(0.0, min(s.end, stop) - max(s.start, start)) for s in segments
                               if s.speaker == majority)
-                if talking <= 0.5 * (stop - start):
+                if talking <= 0.5 * (stop - start) and not _paused(segments, said[k], majority, start, stop):
                     for i in sentence[k : end + 1]:
                         speakers[i] = majority
                     moved.append((said[k], majority, start - WORD_TIME_SLACK_S, stop + WORD_TIME_SLACK_S))
@@ -140,6 +141,17 @@ def mend_sentence_splits(
         to = next((t for f, t, a, b in moved if seg.speaker == f and seg.start >= a and seg.end <= b), None)
         mended.append(SpeakerSegment(to, seg.start, seg.end) if to else seg)
     return speakers, merge_touching(mended)
+
+
+def _paused(segments: tuple[SpeakerSegment, ...], minority: str, majority: str, start: float, stop: float) -> bool:
+    """Whether the minority's speech under the words from ``start`` to ``stop`` stands apart from all of the
+    majority's speech by ``HANDOVER_PAUSE_S`` or more: a silence between them, so a handover the recognizer did
+    not punctuate ("... tracking number? 2 9 4 4 1 thank you"), not a voice change within one breath."""
+    under = [s for s in segments if s.speaker == minority
+             and s.start >= start - WORD_TIME_SLACK_S and s.end <= stop + WORD_TIME_SLACK_S]
+    theirs = [s for s in segments if s.speaker == majority]
+    return bool(under) and all(max(a.start, b.start) - min(a.end, b.end) >= HANDOVER_PAUSE_S
+                               for a in under for b in theirs)
 
 
 def merge_touching(segments: list[SpeakerSegment]) -> tuple[SpeakerSegment, ...]:
