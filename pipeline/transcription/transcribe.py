@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -36,9 +36,9 @@ def _words(segment, channel: int, offset_s: float, duration_s: float) -> list[Wo
             for w in segment.words or () if w.word.strip()]
 
 
-def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: int,
-                       offset_s: float = 0.0) -> list[Word]:
-    """Words of one signal, shape (n,) float32 at 16 kHz, tagged with ``channel``, times shifted by ``offset_s``.
+def _kept(model, audio: np.ndarray, segments: list, config: AsrConfig,
+          words_of: Callable[[object, float], list[Word]]) -> list[Word]:
+    """The words of ``segments`` decoded from ``audio`` (``words_of(segment, offset_s)``, the offset in ``audio``).
 
     A segment whose text compresses more than ``max_compression_ratio`` (gzip) is a repetition loop: Whisper
     stuck on one phrase ("I'm sorry. I'm sorry. ...") at temperature 0, where no fallback temperature may
@@ -47,16 +47,25 @@ def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: i
     what still compresses like a loop is dropped.
     """
     words = []
-    for segment in _decode(model, samples, config):
+    for segment in segments:
         if segment.compression_ratio <= config.max_compression_ratio:
-            words += _words(segment, channel, offset_s, samples.shape[-1] / SAMPLE_RATE)
+            words += words_of(segment, 0.0)
         elif config.loop_retry_ngram:
             lo, hi = int(segment.start * SAMPLE_RATE), int(np.ceil(segment.end * SAMPLE_RATE))
-            for again in _decode(model, np.ascontiguousarray(samples[lo:hi]), config,
+            for again in _decode(model, np.ascontiguousarray(audio[lo:hi]), config,
                                  no_repeat_ngram_size=config.loop_retry_ngram):
                 if again.compression_ratio <= config.max_compression_ratio:
-                    words += _words(again, channel, offset_s + lo / SAMPLE_RATE, (hi - lo) / SAMPLE_RATE)
+                    words += words_of(again, lo / SAMPLE_RATE)
     return words
+
+
+def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: int,
+                       offset_s: float = 0.0) -> list[Word]:
+    """Words of one signal, shape (n,) float32 at 16 kHz, tagged with ``channel``, times shifted by ``offset_s``;
+    a segment that loops is decoded again (``_kept``)."""
+    duration = samples.shape[-1] / SAMPLE_RATE
+    return _kept(model, samples, _decode(model, samples, config), config,
+                 lambda segment, at: _words(segment, channel, offset_s + at, duration - at))
 
 
 def windows(spans: Sequence[Span], duration_s: float, pad_s: float,
@@ -112,8 +121,8 @@ class _Joined:
 def _transcribe_windows(model, x: np.ndarray, spans: Sequence[Span], config: AsrConfig, channel: int) -> list[Word]:
     """Words of one signal (shape (n,), or (channels, n) to be mixed): the windows around its speech (``windows``)
     decoded ``asr.batch_size`` at a time with faster-whisper's ``BatchedInferencePipeline``, without timestamps;
-    only one batch's audio and features are held at once. A window that loops is decoded again as in
-    ``transcribe_channel``. A window's text may end early and leave the rest of its speech out, where the
+    only one batch's audio and features are held at once. A window that loops is decoded again (``_kept``).
+    A window's text may end early and leave the rest of its speech out, where the
     sequential decoder goes on from its last timestamp (``docs/benchmarks.md``: more errors on the real calls)."""
     from faster_whisper import BatchedInferencePipeline
 
@@ -133,15 +142,8 @@ def _transcribe_windows(model, x: np.ndarray, spans: Sequence[Span], config: Asr
             joined.audio, language=config.language, beam_size=config.beam_size, word_timestamps=True,
             vad_filter=False, clip_timestamps=clips, batch_size=config.batch_size,
             temperature=list(config.temperatures), hotwords=config.hotwords, initial_prompt=config.initial_prompt)
-        for segment in segments:
-            if segment.compression_ratio <= config.max_compression_ratio:
-                words += joined.words(segment, channel)
-            elif config.loop_retry_ngram:
-                a, b = int(segment.start * SAMPLE_RATE), int(np.ceil(segment.end * SAMPLE_RATE))
-                for again in _decode(model, np.ascontiguousarray(joined.audio[a:b]), config,
-                                     no_repeat_ngram_size=config.loop_retry_ngram):
-                    if again.compression_ratio <= config.max_compression_ratio:
-                        words += joined.words(again, channel, a / SAMPLE_RATE)
+        words += _kept(model, joined.audio, list(segments), config,
+                       lambda segment, at, joined=joined: joined.words(segment, channel, at))
     return words
 
 
