@@ -52,6 +52,14 @@ def test_sweep_matches_quadratic_reference(words, segments):
         assert abs(score(word, speaker, segments) - expected) < 1e-6
 
 
+def test_a_word_after_a_longer_one_counts_only_the_segments_it_overlaps():
+    """Found by the property test: the longer word takes in B's segment; the short word at A's end, in the gap,
+    is nearer A (0 s) than B (0.3 s)."""
+    segs = (SpeakerSegment("A", 0.0, 1.0), SpeakerSegment("B", 1.5, 2.5))
+    words = (Word(1.0, 1.2, "w", 0.9), Word(0.75, 1.55, "w", 0.9))
+    assert assign_speakers(words, segs) == ["A", "A"]
+
+
 def test_words_in_gaps_and_overlaps_always_get_a_speaker():
     segs = (SpeakerSegment("A", 0, 2), SpeakerSegment("B", 1.5, 4), SpeakerSegment("A", 6, 8))
     words = (Word(0.2, 0.5, "a", 1), Word(1.6, 1.9, "both", 1), Word(4.2, 4.4, "gapB", 1),

@@ -62,16 +62,19 @@ def assign_speakers(
                 still.append(seg)
         active = still
         overlap: dict[str, float] = defaultdict(float)
-        for seg in active:
-            overlap[seg.speaker] += min(seg.end, word.end) - max(seg.start, word.start)
+        for seg in active:  # an earlier, longer word may have taken in segments that start after this one
+            if (shared := min(seg.end, word.end) - max(seg.start, word.start)) > 0:
+                overlap[seg.speaker] += shared
         if overlap:
             best = max(overlap.values())
             tied = [s for s, v in overlap.items() if v >= best - 1e-9]
             speaker = previous if previous in tied else tied[0]
         else:
+            ahead = min([s for s in active if s.start >= word.end] + segs[j : j + 1], key=lambda s: s.start,
+                        default=None)
             before = word.start - last_ended.end if last_ended else float("inf")
-            after = segs[j].start - word.end if j < len(segs) else float("inf")
-            speaker = last_ended.speaker if before <= after else segs[j].speaker
+            after = ahead.start - word.end if ahead else float("inf")
+            speaker = last_ended.speaker if before <= after or ahead is None else ahead.speaker
         result[i] = previous = speaker
     return result
 
