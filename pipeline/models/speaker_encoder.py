@@ -209,8 +209,10 @@ def _export_campplus(root: Path, weights: Path) -> dict[str, bytes]:
             return self.body(self.head(x.permute(0, 2, 1)))
 
     graphs = {}
-    channels = Trunk()(torch.zeros(1, TRUNK_FRAMES, 80)).shape[1]
-    parts = {"-trunk.onnx": (Trunk().eval(), torch.zeros(2, TRUNK_FRAMES, 80), "feats", "frames",
+    trunk = Trunk().eval()
+    with torch.no_grad():
+        channels = trunk(torch.zeros(1, TRUNK_FRAMES, 80)).shape[1]
+    parts = {"-trunk.onnx": (trunk, torch.zeros(2, TRUNK_FRAMES, 80), "feats", "frames",
                              {"feats": {0: "batch", 1: "time"}, "frames": {0: "batch", 2: "time"}}),
              "-dense.onnx": (model.xvector.dense, torch.zeros(2, 2 * channels), "stats", "embedding",
                              {"stats": {0: "batch"}, "embedding": {0: "batch"}})}
