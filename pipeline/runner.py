@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from pipeline.audio import decode, echo, vad
+from pipeline.audio import decode, echo, signal, vad
 from pipeline.config import Config
 from pipeline.conversation import acoustics, behaviours, cues, dynamics, prosody, redaction, roles, scoring
 from pipeline.diarization import align, channels, embedding, pyannote
@@ -27,22 +25,6 @@ from pipeline.types import Assessment, CallResult
 BLAS_THREADS = 1  # numpy's BLAS rounds differently with each thread count: one, whatever the worker has
 
 
-@cache
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
-def _release_freed_memory() -> None:
-    """Hand the heap's free pages back to the system (glibc ``malloc_trim``): the large short-lived arrays
-    of a stage otherwise stay resident into the next (240 MB after the VAD of a 2-hour call)."""
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
-
-
 @contextmanager
 def _stage(name: str, call_id: str, timings: dict[str, float], hook: Hook | None) -> Iterator[None]:
     start = time.perf_counter()
@@ -53,7 +35,7 @@ def _stage(name: str, call_id: str, timings: dict[str, float], hook: Hook | None
     except Exception as exc:
         cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StageError(call_id, name, cause) from exc
-    _release_freed_memory()
+    signal.release_freed_memory()
     timings[name] = time.perf_counter() - start
     if hook:
         hook(name, timings[name])
@@ -91,8 +73,9 @@ def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str |
         channel_spans = [vad.speech_spans(ch, config.vad) for ch in rec.samples]
     with _stage("method", call_id, timings, hook):
         method, checks = channels.choose_method(rec.samples, channel_spans, config.diarization)
+        mixed = signal.mix(rec.samples) if method != "channels" else None  # the channel mix, made once
         if method != "channels" and rec.channels > 1:  # a stereo file analyzed as mono: speech found over the mix
-            channel_spans = [*channel_spans, vad.speech_spans(rec.mono(), config.vad)]
+            channel_spans = [*channel_spans, vad.speech_spans(mixed, config.vad)]
         checks = (*checks, echo.echo_note(found)) if found else checks
         # models load once per process; a pyannote pipeline that cannot load fails before the ASR
         diarizer = pyannote_model.pipeline_for(config.diarization) if method == "pyannote" else None
@@ -109,7 +92,7 @@ def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str |
         elif method == "pyannote":  # its own speech detection, over the channel mix
             diar = pyannote.diarize_pyannote(rec.samples, config.diarization, diarizer)
         else:  # over the channel mix, whose speech spans come last
-            diar = embedding.diarize_embedding(rec.mono(), channel_spans[-1], config.diarization)
+            diar = embedding.diarize_embedding(mixed, channel_spans[-1], config.diarization)
         diar = dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=found)
     with _stage("align", call_id, timings, hook):
         alignment = align.align(transcript, diar, config.align)

@@ -375,7 +375,8 @@ def test_campplus_windows_pooled_from_the_trunk_equal_the_whole_model():
 
 
 def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatch):
-    """Filterbanks in blocks and windows pooled group by group equal one pass over the whole signal."""
+    """Filterbanks in blocks (all, or only the kept frames) and windows pooled group by group equal one pass over
+    the whole signal."""
     from pipeline.models import speaker_encoder
 
     encoder = speaker_encoder.load_encoder("campplus")
@@ -385,7 +386,10 @@ def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatc
     grouped = encoder.embed(feats, starts, 100)
     monkeypatch.setattr(speaker_encoder, "FBANK_BLOCK", 777)
     monkeypatch.setattr(speaker_encoder, "TRUNK_GROUP", 1)  # every window's end runs into the next piece
-    assert np.array_equal(encoder.features(wav), feats)
+    assert np.array_equal(encoder.features(wav), feats) and encoder.frame_count(wav.size) == len(feats)
+    keep = np.zeros(len(feats), bool)
+    keep[100:700] = keep[2000:2100] = keep[-5:] = True  # frames 777-1554 in no run: a block skipped
+    assert np.array_equal(encoder.features(wav, keep), feats[keep])
     assert np.abs(encoder.embed(feats, starts, 100) - grouped).max() < 1e-5 * np.abs(grouped).max()
 
 

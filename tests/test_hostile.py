@@ -120,7 +120,7 @@ def test_unreadable_file_is_a_named_failure(tmp_path, monkeypatch):
 
 def test_three_hour_call_decodes_and_finds_its_speech_in_bounded_memory(tmp_path):
     """A 3-hour, mostly silent 8 kHz FLAC with one burst of speech: decode and VAD (the other stages of long
-    calls are in scripts/bench_long.py) find the speech, holding little more than the 16 kHz samples."""
+    calls are in scripts/bench_long.py) find the speech, holding a small part of the 16 kHz samples."""
     rate, hours = 8000, 3
     path = tmp_path / "three_hours.flac"
     burst = soxr.resample(speech()[:, 0], 16000, rate)
@@ -145,9 +145,9 @@ def test_three_hour_call_decodes_and_finds_its_speech_in_bounded_memory(tmp_path
     found = json.loads(proc.stdout)
     assert found["duration"] == pytest.approx(3 * 3600 + 4.0, abs=0.1)
     assert found["spans"] and all(a > 91 * 60 - 1 and b < 91 * 60 + 6 for a, b in found["spans"])
-    # the 16 kHz samples (691 MB) plus one decode block and one VAD block: 1.32x measured, 3.54x when the
-    # file was decoded and the VAD run whole
-    assert found["peak"] - found["base"] < 1.5 * found["bytes"], found
+    # the 16 kHz samples (691 MB) live in a temporary file: one decode block and one VAD block are held, 0.09x
+    # the samples measured (1.32x with the samples in memory, 3.54x when the file was decoded and the VAD run whole)
+    assert found["peak"] - found["base"] < 0.25 * found["bytes"], found
 
 
 def _header_mutants():

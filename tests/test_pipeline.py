@@ -8,8 +8,10 @@ import pytest
 import soundfile as sf
 
 from pipeline import evaluate
+from pipeline.audio import decode
 from pipeline.config import with_overrides
 from pipeline.outputs import store
+from pipeline.runner import analyze_call
 
 from .conftest import EVAL, PYANNOTE_SAMPLE, SAMPLES, stm_text
 
@@ -143,3 +145,13 @@ def test_duplicated_and_dead_channel_stereo_analyzed_as_mono_with_a_note(analyze
     assert dead.diarization.method == "embedding"
     assert len({s.speaker for s in dead.alignment.segments}) == 2
     assert any("channel 1 carries 0.0 s" in n for n in store.call_document(dead)["diarization"]["notes"])
+
+
+@pytest.mark.parametrize("name", ["billing_stereo.flac", "delivery_mono.wav"])
+def test_a_call_held_in_a_file_gives_the_same_results(analyzed, config, monkeypatch, name):
+    """A long call's samples live in a temporary file (``decode.IN_MEMORY_BYTES``): every stage reads them there
+    and the results are those of the call held in memory."""
+    held = store.call_document(analyzed(SAMPLES / name))
+    monkeypatch.setattr(decode, "IN_MEMORY_BYTES", 0)
+    spilled = store.call_document(analyze_call(SAMPLES / name, config))
+    assert {k: v for k, v in spilled.items() if k != "timings_s"} == {k: v for k, v in held.items() if k != "timings_s"}

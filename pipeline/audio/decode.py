@@ -14,6 +14,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from pipeline.audio.signal import file_backed
 from pipeline.errors import AudioError
 from pipeline.types import SAMPLE_RATE, Audio, AudioInfo
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 MIN_SOURCE_RATE = 8000
 BLOCK_FRAMES = 1 << 18  # source frames decoded and resampled at a time
-MAX_PREALLOCATED_S = 4 * 3600  # a longer recording grows its buffer as it decodes
+IN_MEMORY_BYTES = 64 << 20  # a decoded recording larger than this (17 min of stereo) goes to a file
 
 
 def file_sha256(path: Path) -> str:
@@ -107,19 +108,16 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _resampled(path: Path, stream: _Stream) -> np.ndarray:
-    """The whole recording as (channels, n) float32 in [-1, 1] at 16 kHz, decoded and resampled block by block.
+def _resampled_blocks(path: Path, stream: _Stream) -> Iterator[np.ndarray]:
+    """The recording as (channels, m) float32 blocks in [-1, 1] at 16 kHz, decoded and resampled block by block.
 
-    More than two channels are mixed to one and NaN or infinite samples set to 0 a block at a time, so
-    memory holds the 16 kHz result and one block, however long the recording.
+    More than two channels are mixed to one and NaN or infinite samples set to 0 a block at a time.
     """
     if stream.rate < MIN_SOURCE_RATE:
         raise AudioError(path, f"sample rate {stream.rate} Hz is below {MIN_SOURCE_RATE} Hz")
     channels = 1 if stream.channels > 2 else stream.channels
     resampler = (soxr.ResampleStream(stream.rate, SAMPLE_RATE, channels, dtype="float32", quality="HQ")
                  if stream.rate != SAMPLE_RATE else None)
-    expected = min(int(stream.frames * SAMPLE_RATE / stream.rate), MAX_PREALLOCATED_S * SAMPLE_RATE)
-    out = np.empty((channels, expected + 64), np.float32)
     filled = read = 0
     nonfinite = False
     for block in chain(stream.blocks, [None] if resampler else []):
@@ -134,12 +132,9 @@ def _resampled(path: Path, stream: _Stream) -> np.ndarray:
                 block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
             if resampler:
                 block = resampler.resample_chunk(block, last=False)
-        if filled + len(block) > out.shape[1]:  # longer than the header said: grow
-            grown = np.empty((channels, max(2 * out.shape[1], filled + len(block))), np.float32)
-            grown[:, :filled] = out[:, :filled]
-            out = grown
-        out[:, filled:filled + len(block)] = block.T
-        filled += len(block)
+        if len(block):
+            filled += len(block)
+            yield np.clip(block.T, -1.0, 1.0)
     if not filled:
         raise AudioError(path, f"no audio samples at {SAMPLE_RATE} Hz (header says {stream.rate} Hz)"
                          if read else "no audio samples")
@@ -147,8 +142,33 @@ def _resampled(path: Path, stream: _Stream) -> np.ndarray:
         log.warning("%s: %d channels mixed down to mono", path, stream.channels)
     if nonfinite:
         log.warning("%s: NaN or infinite samples set to 0", path)
-    out = out[:, :filled] if out.shape[1] - filled <= 64 else out[:, :filled].copy()
-    return np.clip(out, -1.0, 1.0, out=out)
+
+
+def _resampled(path: Path, stream: _Stream) -> np.ndarray:
+    """The whole recording as (channels, n) float32 in [-1, 1] at 16 kHz (``_resampled_blocks``).
+
+    It is held in memory, with one block besides, when the header says it takes at most ``IN_MEMORY_BYTES``;
+    a longer recording, or one of unknown length, goes to a temporary file, mapped read-only
+    (``signal.file_backed``), so a worker's memory does not grow with the length of its calls.
+    """
+    channels = 1 if stream.channels > 2 else stream.channels
+    blocks = _resampled_blocks(path, stream)
+    expected = int(stream.frames * SAMPLE_RATE / stream.rate) if stream.rate else 0
+    if not expected or expected * channels * 4 > IN_MEMORY_BYTES:
+        try:
+            return file_backed(blocks, channels)
+        except OSError as exc:
+            raise AudioError(path, f"cannot hold the decoded audio in a temporary file: {_first_line(exc)}") from exc
+    out = np.empty((channels, expected + 64), np.float32)
+    filled = 0
+    for block in blocks:
+        if filled + block.shape[1] > out.shape[1]:  # longer than the header said: grow
+            grown = np.empty((channels, max(2 * out.shape[1], filled + block.shape[1])), np.float32)
+            grown[:, :filled] = out[:, :filled]
+            out = grown
+        out[:, filled:filled + block.shape[1]] = block
+        filled += block.shape[1]
+    return out[:, :filled] if out.shape[1] - filled <= 64 else out[:, :filled].copy()
 
 
 def decode(path: Path) -> tuple[np.ndarray, _Stream]:

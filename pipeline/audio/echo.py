@@ -3,9 +3,19 @@ with a one-tap canceller before speech detection."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-from pipeline.audio.signal import BLOCK, channel_correlation, channel_energy, cross_correlation
+from pipeline.audio.signal import (
+    BLOCK,
+    channel_correlation,
+    channel_energy,
+    cross_correlation,
+    file_backed,
+    is_file_backed,
+    release,
+)
 from pipeline.config import DiarizationConfig
 from pipeline.types import SAMPLE_RATE, Echo
 
@@ -43,13 +53,24 @@ def find_echo(samples: np.ndarray, config: DiarizationConfig) -> Echo | None:
 
 def cancel_echo(samples: np.ndarray, echo: Echo) -> np.ndarray:
     """A read-only copy of ``samples`` (channels, n) with the echo subtracted from its channel (a one-tap
-    canceller, block by block). The copy is the only extra memory: the caller drops the original."""
-    out = samples.copy()
+    canceller, block by block), file-backed when ``samples`` are (``signal.file_backed``). The copy is the only
+    extra memory: the caller drops the original."""
     delay = round(echo.delay_s * SAMPLE_RATE)
     gain = np.float32(np.sign(echo.correlation) * 10 ** (echo.gain_db / 20))
-    target, source = out[echo.channel, delay:], samples[1 - echo.channel]
-    for s in range(0, target.size, BLOCK):
-        target[s:s + BLOCK] -= gain * source[s:s + BLOCK][:target.size - s]
+
+    def blocks() -> Iterator[np.ndarray]:
+        for s in range(0, samples.shape[1], BLOCK):
+            block = np.array(samples[:, s:s + BLOCK])
+            e = s + block.shape[1]
+            if e > delay:
+                lo = max(s, delay)
+                block[echo.channel, lo - s:] -= gain * samples[1 - echo.channel, lo - delay:e - delay]
+            release(samples)
+            yield block
+
+    if is_file_backed(samples):
+        return file_backed(blocks(), samples.shape[0])
+    out = np.concatenate(list(blocks()), axis=1)
     out.flags.writeable = False
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from pipeline.audio.signal import FRAME, block_bounds, frame_db
+from pipeline.audio.signal import FRAME, block_bounds, frame_db, release
 from pipeline.config import VadConfig
 from pipeline.types import SAMPLE_RATE, Span
 
@@ -38,6 +38,7 @@ def speech_spans(samples: np.ndarray, config: VadConfig) -> tuple[Span, ...]:
     spans: list[Span] = []
     for lo, hi in block_bounds(level, samples.size):
         stamps = get_speech_timestamps(np.ascontiguousarray(samples[lo:hi], np.float32), options)
+        release(samples)
         block_spans = [Span((lo + s["start"]) / SAMPLE_RATE, (lo + s["end"]) / SAMPLE_RATE) for s in stamps]
         if spans and block_spans and block_spans[0].start - spans[-1].end < min_gap_s:
             block_spans[0] = Span(spans.pop().start, block_spans[0].end)  # speech running across the cut

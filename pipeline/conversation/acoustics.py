@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 from scipy.signal import welch
 
-from pipeline.audio.signal import FRAME_S, frame_db, spans_to_mask
+from pipeline.audio.signal import FRAME_S, frame_db, release, spans_to_mask
 from pipeline.config import AcousticsConfig
 from pipeline.conversation.timeline import activity, merge
 from pipeline.types import (
@@ -80,6 +80,7 @@ def nontalk(samples: np.ndarray, segments: Sequence[SpeakerSegment],
     for span in nontalk_spans(segments, samples.shape[1] / SAMPLE_RATE):
         for b in blocks(span, config.block_s):
             x = samples[:, round(b.start * SAMPLE_RATE):round(b.end * SAMPLE_RATE)].mean(axis=0)
+            release(samples)
             if x.size:
                 out.append((b, classify(x, config)))
     return tuple(out)

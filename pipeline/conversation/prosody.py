@@ -27,6 +27,7 @@ from collections.abc import Iterator
 import numpy as np
 import scipy.fft
 
+from pipeline.audio import signal
 from pipeline.config import ProsodyConfig
 from pipeline.conversation.timeline import inside, solo_spans
 from pipeline.types import Alignment, Audio, CallProsody, Span, SpeakerProsody, TurnContour
@@ -49,6 +50,7 @@ def _blocks(x: np.ndarray, centres: np.ndarray, length: int) -> Iterator[tuple[i
         index = centres[b:b + _BLOCK_FRAMES, None] + offsets
         inside = (index >= 0) & (index < len(x))
         frames = x[np.clip(index, 0, len(x) - 1)]
+        signal.release(x)
         yield b, frames if inside.all() else np.where(inside, frames, x.dtype.type(0))
 
 
@@ -217,7 +219,7 @@ def analyze(audio: Audio, alignment: Alignment, config: ProsodyConfig) -> CallPr
         if channel is not None and audio.channels > 1:
             x = audio.samples[channel]
         else:
-            x = mix = audio.mono() if mix is None else mix
+            x = mix = signal.mix(audio.samples) if mix is None else mix
         mine = inside(times, spans)
         levels, f0 = speaker_track(x, centres[mine], sample_rate=sr, config=config)
         speakers[spk] = speaker_figures(levels, f0, config=config)

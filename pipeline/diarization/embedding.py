@@ -314,13 +314,12 @@ def diarize_embedding(
     if not spans:
         return Diarization("embedding", ())
     encoder = load_encoder(config.encoder)
-    feats = encoder.features(samples)  # (frames, dim) at 100 frames/s
-    n_total = feats.shape[0]
+    n_total = encoder.frame_count(samples.size)  # at 100 frames/s
     speech_mask = spans_to_mask(spans, n_total, FRAME_S)
     speech = np.flatnonzero(speech_mask)
     if speech.size < config.min_segment_s / FRAME_S:
         return Diarization("embedding", ())
-    feats = feats[speech]  # speech frames only from here on
+    feats = encoder.features(samples, speech_mask)  # (speech frames, dim): speech frames only from here on
     breaks = np.flatnonzero(np.diff(speech) > 1) + 1  # where a stretch of speech starts after a pause
 
     # windows over speech-only frames: (windows, embedding size)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.audio.signal import release
 from pipeline.errors import ModelError
 from pipeline.models import file_bytes, onnx, package_file, versions
 from pipeline.types import SAMPLE_RATE
@@ -159,6 +160,7 @@ def local_activity(wav: np.ndarray, starts_s: np.ndarray) -> LocalActivity:
         for row, s in zip(chunk, starts[i : i + BATCH], strict=True):
             piece = wav[s : s + size]
             row[0, :piece.size] = piece
+        release(wav)
         logp = model.session.run(None, {"audio": chunk})[0]  # (batch, frames, 7) log-probabilities
         out.append(np.exp(logp) @ POWERSET)
     return LocalActivity(np.concatenate(out), starts / SAMPLE_RATE, model.step_s, model.offset_s)

