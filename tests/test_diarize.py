@@ -384,6 +384,8 @@ def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatc
     feats = encoder.features(wav)
     starts = np.arange(0, feats.shape[0] - 100, 50)
     grouped = encoder.embed(feats, starts, 100)
+    lengths = np.arange(10) * 45 + 150  # windows of their own lengths: one piece to three
+    each = encoder.embed(feats, starts[:10] * 3, lengths)
     monkeypatch.setattr(speaker_encoder, "FBANK_BLOCK", 777)
     monkeypatch.setattr(speaker_encoder, "TRUNK_GROUP", 1)  # every window's end runs into the next piece
     assert np.array_equal(encoder.features(wav), feats) and encoder.frame_count(wav.size) == len(feats)
@@ -391,6 +393,7 @@ def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatc
     keep[100:700] = keep[2000:2100] = keep[-5:] = True  # frames 777-1554 in no run: a block skipped
     assert np.array_equal(encoder.features(wav, keep), feats[keep])
     assert np.abs(encoder.embed(feats, starts, 100) - grouped).max() < 1e-5 * np.abs(grouped).max()
+    assert np.abs(encoder.embed(feats, starts[:10] * 3, lengths) - each).max() < 1e-5 * np.abs(each).max()
 
 
 def _chunks(*solo_seconds, step_s=0.017):

@@ -158,8 +158,21 @@ class CamPlusPlus:
         return np.concatenate(frames, axis=1).astype(np.float64)
 
     def _embed_each(self, feats: np.ndarray, starts: np.ndarray, windows: np.ndarray, batch: int) -> np.ndarray:
-        """Windows of different lengths, each embedded exactly as on its own (its own mean-normalised
-        pieces), the full pieces of all of them through the trunk in batches."""
+        """Windows of different lengths, each embedded exactly as on its own (its own mean-normalised pieces), in
+        consecutive groups of at most ``TRUNK_GROUP`` pieces (or one longer window), so that memory holds one
+        group's pieces and trunk frames however much speech the windows cover."""
+        out, i = [], 0
+        while i < len(starts):
+            j, size = i + 1, -(-int(windows[i]) // TRUNK_FRAMES)
+            while j < len(starts) and size + -(-int(windows[j]) // TRUNK_FRAMES) <= TRUNK_GROUP:
+                size += -(-int(windows[j]) // TRUNK_FRAMES)
+                j += 1
+            out.append(self._embed_group(feats, starts[i:j], windows[i:j], batch))
+            i = j
+        return np.concatenate(out)
+
+    def _embed_group(self, feats: np.ndarray, starts: np.ndarray, windows: np.ndarray, batch: int) -> np.ndarray:
+        """Windows of different lengths, the full pieces of all of them through the trunk in batches."""
         pieces, owner = [], []
         for i, (s, w) in enumerate(zip(starts.tolist(), windows.tolist(), strict=True)):
             own = _pieces(feats[s : s + w])
