@@ -39,10 +39,6 @@ class Audio:
     def channels(self) -> int:
         return int(self.samples.shape[0])
 
-    def mono(self) -> np.ndarray:
-        """The channel mean, shape (samples,)."""
-        return self.samples.mean(axis=0) if self.channels > 1 else self.samples[0]
-
 
 @dataclass(frozen=True)
 class Span:

@@ -33,12 +33,13 @@ PROSODY_BUDGET = 0.10  # the prosody stage may cost at most this fraction of the
 def build_calls(minutes: float, tmp: Path) -> dict[str, Path]:
     """A mono call from real recordings and a stereo one from the synthetic stereo call."""
     from pipeline.audio.decode import load_audio
+    from pipeline.audio.signal import mix
     from tests.conftest import PYANNOTE_SAMPLE
 
     sources = [PYANNOTE_SAMPLE / "sample.wav", EVAL / "ami" / "dev00.wav",
                EVAL / "ami" / "dev01.wav", ROOT / "sample_audio" / "delivery_mono.wav"]
     target = int(minutes * 60 * 16000)
-    pieces = [load_audio(p).mono() for p in sources]
+    pieces = [mix(load_audio(p).samples) for p in sources]
     mono = np.concatenate([pieces[i % len(pieces)] for i in range(target // 480000 + 8)])[:target]
     stereo_src = load_audio(ROOT / "sample_audio" / "billing_stereo.flac").samples
     reps = target // stereo_src.shape[1] + 1

@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import evaluate  # noqa: E402
 from pipeline.audio.decode import load_audio  # noqa: E402
+from pipeline.audio.signal import mix  # noqa: E402
 from pipeline.audio.vad import speech_spans  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.diarization import channels, embedding  # noqa: E402
@@ -74,7 +75,7 @@ def main() -> None:
         if method == "channels":
             result = channels.diarize_channels(spans, audio.samples, config.diarization)
         else:
-            result = embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
+            result = embedding.diarize_embedding(mix(audio.samples), speech_spans(mix(audio.samples), config.vad),
                                                config.diarization)
         seconds = time.perf_counter() - t0
         if ref is None:  # speaker count only

@@ -154,7 +154,8 @@ def _overlaps(segments):
 )
 def test_embedding_diarization_on_mono_calls(config, path, rttm, collar_der, no_collar_der):
     audio = load_audio(path)
-    result = embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
+    mono = signal.mix(audio.samples)
+    result = embedding.diarize_embedding(mono, speech_spans(mono, config.vad),
                                        config.diarization)
     ref = evaluate.read_rttm(rttm)
     assert len(result.speakers) == len({r[0] for r in ref}) == 2
@@ -163,13 +164,13 @@ def test_embedding_diarization_on_mono_calls(config, path, rttm, collar_der, no_
 
 
 def test_embedding_respects_num_speakers_and_handles_no_speech(config):
-    audio = load_audio(SAMPLES / "delivery_mono.wav")
-    spans = speech_spans(audio.mono(), config.vad)
+    mono = signal.mix(load_audio(SAMPLES / "delivery_mono.wav").samples)
+    spans = speech_spans(mono, config.vad)
     three = with_overrides(Config(), "diarization", num_speakers=3).diarization
-    assert len(embedding.diarize_embedding(audio.mono(), spans, three).speakers) == 3
-    assert embedding.diarize_embedding(audio.mono(), (), config.diarization).segments == ()
+    assert len(embedding.diarize_embedding(mono, spans, three).speakers) == 3
+    assert embedding.diarize_embedding(mono, (), config.diarization).segments == ()
     short = (Span(1.0, 1.1),)
-    assert embedding.diarize_embedding(audio.mono(), short, config.diarization).segments == ()
+    assert embedding.diarize_embedding(mono, short, config.diarization).segments == ()
 
 
 def test_clustering_a_long_call_uses_a_bounded_linkage(config):
@@ -187,7 +188,8 @@ def test_clustering_a_long_call_uses_a_bounded_linkage(config):
 def test_resemblyzer_encoder_still_available(config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     ge2e = with_overrides(config, "diarization", encoder="resemblyzer").diarization
-    result = embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad), ge2e)
+    mono = signal.mix(audio.samples)
+    result = embedding.diarize_embedding(mono, speech_spans(mono, config.vad), ge2e)
     ref = evaluate.read_rttm(SAMPLES / "delivery_mono.rttm")
     assert len(result.speakers) == 2 and evaluate.der(ref, result.segments, collar=0.25) <= 0.15
 
@@ -198,7 +200,8 @@ AMI_UEM = EVAL / "ami" / "debug.development.uem"
 
 def _diarize_file(path, config):
     audio = load_audio(path)
-    return embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad),
+    mono = signal.mix(audio.samples)
+    return embedding.diarize_embedding(mono, speech_spans(mono, config.vad),
                                      config.diarization)
 
 
@@ -248,7 +251,7 @@ def test_merge_same_speaker_joins_clusters_of_one_voice(config):
     from pipeline.models.speaker_encoder import load_encoder
 
     encoder = load_encoder(config.diarization.encoder)
-    feats = encoder.features(load_audio(SAMPLES / "delivery_mono.wav").mono())
+    feats = encoder.features(signal.mix(load_audio(SAMPLES / "delivery_mono.wav").samples))
     parts = {who: np.concatenate([np.arange(int(a * 100), int(b * 100))
                                   for u in truth("delivery_mono")["utterances"] if u["speaker"] == who
                                   for a, b in u["speech"]])
@@ -262,8 +265,8 @@ def test_merge_same_speaker_joins_clusters_of_one_voice(config):
 
 
 def test_a_call_of_many_voices_never_collapses_to_one(config):
-    voices = np.concatenate([load_audio(EVAL / "multi" / "three_speakers.wav").mono(),
-                             load_audio(SAMPLES / "delivery_mono.wav").mono()])
+    voices = np.concatenate([signal.mix(load_audio(EVAL / "multi" / "three_speakers.wav").samples),
+                             signal.mix(load_audio(SAMPLES / "delivery_mono.wav").samples)])
     result = embedding.diarize_embedding(voices, speech_spans(voices, config.vad), config.diarization)
     assert len(result.speakers) >= 2
 
@@ -301,7 +304,8 @@ def test_overlap_aware_keeps_viterbi_labels_away_from_overlaps():
 def test_overlap_detection_off_gives_one_speaker_per_moment(config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     off = with_overrides(config, "diarization", overlap_detection=False)
-    result = embedding.diarize_embedding(audio.mono(), speech_spans(audio.mono(), config.vad), off.diarization)
+    mono = signal.mix(audio.samples)
+    result = embedding.diarize_embedding(mono, speech_spans(mono, config.vad), off.diarization)
     ends = sorted((s.start, s.end) for s in result.segments)
     assert all(b[0] >= a[1] - 1e-9 for a, b in pairwise(ends))
 
@@ -424,7 +428,7 @@ def test_windows_of_different_lengths_embed_as_each_alone(config):
     from pipeline.models.speaker_encoder import load_encoder
 
     encoder = load_encoder(config.diarization.encoder)
-    feats = encoder.features(load_audio(SAMPLES / "delivery_mono.wav").mono())
+    feats = encoder.features(signal.mix(load_audio(SAMPLES / "delivery_mono.wav").samples))
     starts, lengths = np.array([0, 300, 700, 1500, 3000]), np.array([250, 200, 733, 1234, 101])
     alone = np.concatenate([encoder.embed(feats[s : s + n], np.array([0]), n)
                             for s, n in zip(starts, lengths, strict=True)])
@@ -435,7 +439,7 @@ def test_turn_reassignment_gives_a_misattributed_turn_back():
     from pipeline.models.speaker_encoder import load_encoder
 
     encoder = load_encoder(Config().diarization.encoder)
-    samples = load_audio(SAMPLES / "delivery_mono.wav").mono()
+    samples = signal.mix(load_audio(SAMPLES / "delivery_mono.wav").samples)
     feats = encoder.features(samples)
     active = np.zeros((2, feats.shape[0]), bool)
     for u in truth("delivery_mono")["utterances"]:
@@ -484,7 +488,7 @@ def test_kaldi_filterbanks_in_numpy_equal_torchaudios():
 
     from pipeline.models.speaker_encoder import kaldi_fbank
 
-    for wav in (load_audio(SAMPLES / "delivery_mono.wav").mono()[:16000 * 20],
+    for wav in (signal.mix(load_audio(SAMPLES / "delivery_mono.wav").samples)[:16000 * 20],
                 (np.random.default_rng(0).normal(size=16000 * 3) * 0.05).astype(np.float32)):
         ref = kaldi.fbank(torch.from_numpy(np.array(wav))[None], num_mel_bins=80, sample_frequency=16000,
                           dither=0.0).numpy()

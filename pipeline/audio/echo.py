@@ -70,7 +70,9 @@ def cancel_echo(samples: np.ndarray, echo: Echo) -> np.ndarray:
 
     if is_file_backed(samples):
         return file_backed(blocks(), samples.shape[0])
-    out = np.concatenate(list(blocks()), axis=1)
+    out = np.empty(samples.shape, np.float32)
+    for s, block in zip(range(0, samples.shape[1], BLOCK), blocks(), strict=True):
+        out[:, s:s + block.shape[1]] = block
     out.flags.writeable = False
     return out
 
