@@ -379,8 +379,8 @@ def test_campplus_windows_pooled_from_the_trunk_equal_the_whole_model():
 
 
 def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatch):
-    """Filterbanks in blocks (all, or only the kept frames) and windows pooled group by group equal one pass over
-    the whole signal."""
+    """Filterbanks in blocks (all, or only the kept frames, in memory or in a file) and windows pooled group by
+    group equal one pass over the whole signal."""
     from pipeline.models import speaker_encoder
 
     encoder = speaker_encoder.load_encoder("campplus")
@@ -398,6 +398,9 @@ def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatc
     assert np.array_equal(encoder.features(wav, keep), feats[keep])
     assert np.abs(encoder.embed(feats, starts, 100) - grouped).max() < 1e-5 * np.abs(grouped).max()
     assert np.abs(encoder.embed(feats, starts[:10] * 3, lengths) - each).max() < 1e-5 * np.abs(each).max()
+    on_disk = encoder.features(signal.file_backed([wav[None]], 1)[0])  # a long call's frames live in a file
+    assert signal.is_file_backed(on_disk) and np.array_equal(on_disk, feats)
+    assert np.abs(encoder.embed(on_disk, starts, 100) - grouped).max() < 1e-5 * np.abs(grouped).max()
 
 
 def _chunks(*solo_seconds, step_s=0.017):

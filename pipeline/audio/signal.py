@@ -190,6 +190,17 @@ def file_backed(blocks: Iterable[np.ndarray], channels: int) -> np.ndarray:
             return _mapped(out, channels, n)
 
 
+def scratch(rows: int, columns: int) -> np.ndarray:
+    """A writable (rows, columns) float32 array in an unlinked temporary file, for what a pass over a file-backed
+    recording derives from all of it (``release`` its pages as it is filled and read). Raises ``OSError`` when
+    the temporary directory cannot hold it."""
+    if not rows * columns:
+        return np.zeros((rows, columns), np.float32)
+    with tempfile.TemporaryFile() as handle:
+        os.ftruncate(handle.fileno(), rows * columns * 4)
+        return np.memmap(handle, np.float32, "r+", shape=(rows, columns))
+
+
 def _mapped(handle: BinaryIO, channels: int, n: int) -> np.ndarray:
     """A read-only (channels, n) float32 map of an open file (the map holds its own descriptor)."""
     return np.memmap(handle, np.float32, "r", shape=(channels, n)) if n else np.zeros((channels, 0), np.float32)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.audio.signal import release
+from pipeline.audio.signal import is_file_backed, release, scratch
 from pipeline.errors import ModelError
 from pipeline.models import file_bytes, onnx, package_file, versions
 from pipeline.types import SAMPLE_RATE
@@ -100,10 +100,13 @@ class CamPlusPlus:
     def features(self, wav: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
         """Kaldi filterbanks (``kaldi_fbank``), computed ``FBANK_BLOCK`` frames at a time: each frame depends on
         its own samples only, so the blocks join exactly, and only the kept frames of a block are held (a
-        block with none is skipped): memory holds the call's speech frames and one block."""
+        block with none is skipped): memory holds the call's speech frames and one block. Of a file-backed
+        ``wav`` (a long call), the frames go to a file-backed array (``signal.scratch``; 41 MB per 30 minutes
+        of speech), so memory holds one block."""
         n = self.frame_count(wav.size)
         keep = np.ones(n, bool) if keep is None else keep[:n]
-        out = np.empty((int(keep.sum()), 80), np.float32)
+        rows = int(keep.sum())
+        out = scratch(rows, 80) if is_file_backed(wav) else np.empty((rows, 80), np.float32)
         at = 0
         for a in range(0, n, FBANK_BLOCK):
             b = min(n, a + FBANK_BLOCK)
@@ -112,6 +115,7 @@ class CamPlusPlus:
                 out[at:at + len(block)] = block
                 at += len(block)
                 release(wav)
+                release(out)
         return out
 
     def embed(self, feats: np.ndarray, starts: np.ndarray, window: int | np.ndarray, batch: int = 16) -> np.ndarray:
@@ -135,6 +139,7 @@ class CamPlusPlus:
                 end = min(n_pieces, p0 + TRUNK_GROUP + reach) * TRUNK_FRAMES
                 parts.append(self._pool(self._trunk(feats[base:end], batch), starts[mine] - base, window))
                 order.append(mine)
+                release(feats)
         out = np.empty((len(starts), parts[0].shape[1]), np.float32)
         for mine, part in zip(order, parts, strict=True):
             out[mine] = part
@@ -168,6 +173,7 @@ class CamPlusPlus:
                 size += -(-int(windows[j]) // TRUNK_FRAMES)
                 j += 1
             out.append(self._embed_group(feats, starts[i:j], windows[i:j], batch))
+            release(feats)
             i = j
         return np.concatenate(out)
 
