@@ -43,6 +43,7 @@ EXPECTED = {"agent": "agent", "caller": "customer"}  # the pipeline's role for e
 COLLARS = (0.0, 0.25)
 TAG = re.compile(r"\[[^\]]*\]|<[^>]*>")  # [noise], [laughter], [unintelligible], <unk>
 NOISE_ONLY = re.compile(r"^(\s*\[noise\])*\s*$")
+UNWRITTEN = re.compile(r"\[unintelligible\]|<unk>")  # speech the transcriber heard but could not write
 
 Spans = list[tuple[float, float]]
 
@@ -66,12 +67,19 @@ def build_versions(calls: Path, sid: str, tmp: Path) -> dict[str, Path]:
 @dataclass(frozen=True)
 class Reference:
     """A call's ground truth: speech segments ``(role, start s, end s)`` in time order, the words of the
-    call and of each role, and each role's talk time (s, the union of its word spans)."""
+    call and of each role, each role's talk time (s, the union of its word spans), and the stretches left
+    out of the WER: speech the transcriber heard but wrote no word of (only ``[unintelligible]`` or ``<unk>``),
+    less any segment with words."""
 
     turns: tuple[tuple[str, float, float], ...]
     text: str
     text_of: dict[str, str]
     talk_s: dict[str, float]
+    unscored: Spans = ()
+
+    def scored(self, t: float) -> bool:
+        """Whether a hypothesis word at time ``t`` counts in the WER."""
+        return not any(start <= t <= end for start, end in self.unscored)
 
     def speech_of(self, role: str) -> Spans:
         return [(start, end) for r, start, end in self.turns if r == role]
@@ -89,9 +97,13 @@ def load_reference(path: Path) -> Reference:
     for s in segments:
         spans[s["speaker_role"]] += [((s["start_ms"] + o) / 1000, (s["start_ms"] + o + d) / 1000)
                                      for o, d in zip(s["word_offsets_ms"], s["word_durations_ms"], strict=True)]
+    said = union((start, end) for (_, start, end), (_, t) in zip(turns, words, strict=True) if t)
+    unwritten = [(start, end) for (_, start, end), (_, t), s in zip(turns, words, segments, strict=True)
+                 if not t and UNWRITTEN.search(s["human_transcript"])]
     return Reference(turns, " ".join(t for _, t in words if t),
                      {role: " ".join(t for r, t in words if r == role and t) for role in ROLES},
-                     {role: span_length(union(spans[role])) for role in ROLES})
+                     {role: span_length(union(spans[role])) for role in ROLES},
+                     tuple(difference(union(unwritten), said)))
 
 
 def caller_rating(path: Path) -> int | None:
@@ -110,6 +122,21 @@ def union(spans: Iterable[tuple[float, float]]) -> Spans:
         if out and start <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], end))
         else:
+            out.append((start, end))
+    return out
+
+
+def difference(a: Spans, b: Spans) -> Spans:
+    """The parts of merged intervals ``a`` outside merged intervals ``b``."""
+    out: Spans = []
+    for start, end in a:
+        for cut_start, cut_end in b:
+            if cut_end <= start or cut_start >= end:
+                continue
+            if cut_start > start:
+                out.append((start, cut_start))
+            start = max(start, cut_end)
+        if end > start:
             out.append((start, end))
     return out
 
@@ -187,17 +214,18 @@ class CallFigures:
         return self.roles.get(spk, (None, None)) if spk else (None, None)
 
 
-def words_of(result: CallResult, speaker: str | None = None) -> str:
-    """The hypothesis words in time order, of one speaker or all."""
+def words_of(result: CallResult, ref: Reference, speaker: str | None = None) -> str:
+    """The hypothesis words the WER scores (``Reference.scored``) in time order, of one speaker or all."""
     words = sorted(result.alignment.words, key=lambda w: (w.start, w.end))
-    return " ".join(w.text for w in words if speaker is None or w.speaker == speaker)
+    return " ".join(w.text for w in words
+                    if (speaker is None or w.speaker == speaker) and ref.scored((w.start + w.end) / 2))
 
 
-def role_wer(ref_text: str, result: CallResult, speaker: str | None) -> float | None:
+def role_wer(ref: Reference, role: str, result: CallResult, speaker: str | None) -> float | None:
     """A role's WER against its mapped speaker's words (1.0 where no speaker maps; None: no reference)."""
-    if not evaluate.normalize_text(ref_text):
+    if not evaluate.normalize_text(ref.text_of[role]):
         return None
-    return evaluate.wer(ref_text, words_of(result, speaker) if speaker else "")
+    return evaluate.wer(ref.text_of[role], words_of(result, ref, speaker) if speaker else "")
 
 
 def strayed_words(result: CallResult, ref: Reference, speaker_of: Mapping[str, str | None]) -> dict[str, int]:
@@ -233,8 +261,8 @@ def measure(sid: str, version: str, result: CallResult, ref: Reference, rating: 
     assigned = result.assessment.roles if result.assessment else {}
     return CallFigures(
         sid=sid, version=version, method=result.diarization.method, speakers=len(result.dynamics.speakers),
-        wer=evaluate.wer(ref.text, words_of(result)),
-        wer_of={r: role_wer(ref.text_of[r], result, spk[r]) for r in ROLES},
+        wer=evaluate.wer(ref.text, words_of(result, ref)),
+        wer_of={r: role_wer(ref, r, result, spk[r]) for r in ROLES},
         der={c: evaluate.der(ref.turns, hyp, collar=c, uem=(0.0, result.audio.duration_s)) for c in COLLARS},
         mapping=mapping,
         roles={s: (a.role, a.confidence) for s, a in sorted(assigned.items())},
@@ -402,8 +430,9 @@ def header(figures: Sequence[CallFigures], model: str, calls: Path, settings: st
         "(agent left, caller right), mono (the sum) and mono mu-law (8 kHz). Hypothesis speakers map one-to-one "
         "to the reference roles by the seconds their acoustic segments share with the role's segments "
         "(Hungarian); an unmapped speaker counts against nobody's WER. WER after `evaluate.normalize_text`, "
-        "the corpus's tags (`[noise]`, `<unk>`...) removed, segments of only [noise] dropped; a role's WER is "
-        "1.0 where no speaker maps to it. DER from pyannote.metrics, overlap scored, against the corpus's "
+        "the corpus's tags (`[noise]`, `<unk>`...) removed, segments of only [noise] dropped, hypothesis words "
+        "in speech the transcriber wrote no word of (only `[unintelligible]` or `<unk>`) not scored; a role's "
+        "WER is 1.0 where no speaker maps to it. DER from pyannote.metrics, overlap scored, against the corpus's "
         "segments, whose endpointer edges are loose (collar 0.25 is the fairer figure). Talk-time error: "
         "|the speaker's `talk_time_s` - the role's| / the role's, the reference being the union of the "
         "role's word spans, tighter than its segments (the word timings belong to the corpus's own ASR "

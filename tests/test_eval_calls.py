@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from pipeline.types import SpeakerSegment
-from scripts.eval_calls import CALLS, caller_rating, intersection, load_reference, map_speakers, union
+from scripts.eval_calls import (
+    CALLS,
+    caller_rating,
+    difference,
+    intersection,
+    load_reference,
+    map_speakers,
+    union,
+)
 
 
 def test_reference_of_a_real_call():
@@ -24,7 +32,17 @@ def test_reference_of_a_real_call():
     assert caller_rating(CALLS / "metadata" / "a7ccc3379af44b9f.json") == 3
 
 
+def test_speech_nobody_could_write_is_left_out_of_the_wer():
+    """a7ccc3379af44b9f: the agent's "[unintelligible]" (29.9-31.9 s) and "<unk>" (39.5-40.5 s) hold speech
+    but no reference word, so words heard there are not scored; "[unintelligible] for tuesday" still is."""
+    ref = load_reference(CALLS / "transcript" / "a7ccc3379af44b9f.json")
+    assert ref.unscored == ((29.929, 31.879), (39.489, 40.539))
+    assert not ref.scored(30.5) and not ref.scored(40.0) and ref.scored(34.0) and ref.scored(45.0)
+    assert load_reference(CALLS / "transcript" / "0091a706bc604188.json").unscored == ()
+
+
 def test_interval_helpers():
+    assert difference([(0, 10), (20, 30)], [(2, 3), (9, 21), (29, 40)]) == [(0, 2), (3, 9), (21, 29)]
     assert union([(3, 4), (0, 1), (0.5, 2), (5, 5)]) == [(0, 2), (3, 4)]
     assert intersection([(0, 2), (3, 4)], [(1, 3.5)]) == pytest.approx(1.5)
     assert intersection([], [(0, 1)]) == 0.0
