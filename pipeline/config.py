@@ -48,6 +48,8 @@ class AsrConfig:
     temperatures: tuple[float, ...] = (0.0,)
     max_compression_ratio: float = 2.4
     loop_retry_ngram: int = 3
+    recover_min_s: float = 1.0
+    recover_max_wps: float = 1.0
     batch_size: int = 0
     window_pad_s: float = 0.4
     hotwords: str | None = None
@@ -413,7 +415,8 @@ def _check_speech(c: Config) -> None:
     _not_negative(v, "vad", "min_speech_duration_ms", "min_silence_duration_ms", "speech_pad_ms", "edge_search_ms",
                   "edge_floor_margin_db", "edge_peak_drop_db")
     _positive(a, "asr", "beam_size", "max_compression_ratio")
-    _not_negative(a, "asr", "cpu_threads", "loop_retry_ngram", "batch_size", "window_pad_s")
+    _not_negative(a, "asr", "cpu_threads", "loop_retry_ngram", "recover_min_s", "recover_max_wps", "batch_size",
+                  "window_pad_s")
     _need(bool(a.temperatures) and all(0 <= t <= 1 for t in a.temperatures), "asr.temperatures",
           "one or more temperatures in [0, 1]", list(a.temperatures))
     _need(1 <= d.min_speakers <= d.max_speakers, "diarization.min_speakers",

@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 import soxr
 
-from pipeline.audio import signal
+from pipeline.audio import signal, vad
 from pipeline.audio.decode import load_audio
-from pipeline.config import AsrConfig
+from pipeline.config import AsrConfig, VadConfig
 from pipeline.errors import ModelError
 from pipeline.models.asr import load_whisper, model_for, resolve_model
 from pipeline.transcription.transcribe import transcribe
@@ -98,6 +98,38 @@ def test_a_looping_window_is_decoded_again():
     words = text.split()
     assert max(Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3)).values()) <= 2
     assert len(said) > len(lost) + 20 and said[0].start < 2.0 < lost[0].start
+
+
+def test_unheard_stretches_are_long_speech_with_few_words():
+    from pipeline.transcription.transcribe import unheard
+    from pipeline.types import Span, Word
+
+    spans = [Span(0.0, 2.0), Span(2.3, 3.0), Span(5.0, 7.0), Span(9.0, 9.8), Span(12.0, 14.0)]
+    words = [Word(t, t + 0.3, "w", 0.9, -1) for t in (0.2, 0.8, 1.4, 2.5)] + [Word(5.2, 5.6, "okay", 0.9, -1)]
+    assert unheard(spans, words, 1.0, 1.0) == [(5.0, 7.0), (12.0, 14.0)]  # 0-3 s joined, 4 words; 9.0-9.8 short
+    assert unheard(spans, words, 1.0, 0.4) == [(12.0, 14.0)] and unheard(spans, words, 0.0, 1.0) == []
+    assert unheard([], words, 1.0, 1.0) == [] and unheard(spans, [], 3.0, 1.0) == [(0.0, 3.0)]
+
+
+def test_speech_the_decoder_skipped_is_decoded_again(tmp_path):
+    """The mono mix of a real call (HarperValleyBank ``a7ccc3379af44b9f``): tiny.en jumps from "Tuesday?" at
+    28 s to 78 s and hears "Okay." for the caller's "eight fifteen a m" and the agent's booking question;
+    decoded again alone, those stretches come back, and the caller's "no, that's all" at 84 s with them."""
+    from threadpoolctl import threadpool_limits
+
+    from scripts.eval_calls import CALLS, build_versions
+
+    mono = load_audio(build_versions(CALLS, "a7ccc3379af44b9f", tmp_path)["mono"]).samples
+    spans = [vad.speech_spans(mono[0], VadConfig())]
+    config = AsrConfig()
+    with threadpool_limits(limits=1, user_api="blas"):  # as analyze_call runs
+        said = transcribe(model_for(config), mono, config, per_channel=False, spans=spans).words
+        skipped = transcribe(model_for(config), mono, dataclasses.replace(config, recover_min_s=0.0),
+                             per_channel=False, spans=spans).words
+    text = " ".join(w.text.lower().strip(".,?") for w in said)
+    assert "what time do i come in" in text and ("8" in text or "eight" in text) and "that's all" in text
+    assert not [w for w in skipped if 30.0 < w.start < 53.0] and [w for w in said if 30.0 < w.start < 53.0]
+    assert len(said) > len(skipped) + 15
 
 
 def test_hotwords_bring_the_company_name():

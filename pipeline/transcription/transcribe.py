@@ -11,6 +11,8 @@ from pipeline.config import AsrConfig
 from pipeline.types import SAMPLE_RATE, Span, Transcript, Word
 
 WINDOW_S = 30.0  # Whisper's input window
+RECOVER_JOIN_S = 0.5  # speech spans closer than this make one stretch when looking for speech left without words
+RECOVER_PAD_S = 0.2  # audio kept either side of such a stretch when it is decoded again
 
 
 def _decode(model, samples: np.ndarray, config: AsrConfig, **guard: int) -> list:
@@ -66,6 +68,44 @@ def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: i
     duration = samples.shape[-1] / SAMPLE_RATE
     return _kept(model, samples, _decode(model, samples, config), config,
                  lambda segment, at: _words(segment, channel, offset_s + at, duration - at))
+
+
+def unheard(spans: Sequence[Span], words: Sequence[Word], min_s: float, max_wps: float) -> list[tuple[float, float]]:
+    """Stretches of speech the decoder left (almost) without words: the speech ``spans`` joined where less than
+    ``RECOVER_JOIN_S`` apart, kept where at least ``min_s`` long and holding fewer than ``max_wps`` words per
+    second (a word counts where its midpoint lies). (start, end) in seconds; none when ``min_s`` is 0."""
+    joined: list[list[float]] = []
+    for span in spans:
+        if joined and span.start - joined[-1][1] < RECOVER_JOIN_S:
+            joined[-1][1] = span.end
+        else:
+            joined.append([span.start, span.end])
+    if min_s <= 0 or not joined:
+        return []
+    bounds = np.array(joined)
+    mids = np.sort([(w.start + w.end) / 2 for w in words])
+    said = np.searchsorted(mids, bounds[:, 1]) - np.searchsorted(mids, bounds[:, 0])
+    length = bounds[:, 1] - bounds[:, 0]
+    keep = (length >= min_s) & (said < max_wps * length)
+    return [(float(a), float(b)) for a, b in bounds[keep]]
+
+
+def recover(model, x: np.ndarray, spans: Sequence[Span], words: list[Word], config: AsrConfig,
+            channel: int) -> list[Word]:
+    """``words`` of one signal (shape (n,), or (channels, n) to be mixed), with the speech the decoder skipped
+    decoded again. Whisper's decoder may jump its timestamps past seconds of speech, more often over a
+    channel mix where two voices take short turns (on a real mono call, 25 s of five turns came back as
+    "Okay."). Each ``unheard`` stretch (``asr.recover_min_s``, ``asr.recover_max_wps``) is decoded alone,
+    ``RECOVER_PAD_S`` either side, and its words replace those it held where there are more of them."""
+    n = x.shape[-1]
+    for a, b in unheard(spans, words, config.recover_min_s, config.recover_max_wps):
+        lo, hi = max(0, int((a - RECOVER_PAD_S) * SAMPLE_RATE)), min(n, int(np.ceil((b + RECOVER_PAD_S) * SAMPLE_RATE)))
+        clip = np.ascontiguousarray(x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0), np.float32)
+        again = transcribe_channel(model, clip, config, channel, lo / SAMPLE_RATE)
+        held = [w for w in words if a <= (w.start + w.end) / 2 < b]
+        if len(again) > len(held):
+            words = [w for w in words if not a <= (w.start + w.end) / 2 < b] + again
+    return words
 
 
 def windows(spans: Sequence[Span], duration_s: float, pad_s: float,
@@ -156,20 +196,22 @@ def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool,
     ``samples`` has shape (channels, n). With ``asr.batch_size`` and the speech ``spans`` of each signal (one
     sequence per channel, or one for the mix), the windows around the speech are decoded in batches
     (``_transcribe_windows``). Otherwise a long call is transcribed in the VAD's blocks (``vad.block_bounds``,
-    cut at quiet points), so the recognizer's features and memory stay those of one block. Words come
-    back sorted by start time.
+    cut at quiet points), so the recognizer's features and memory stay those of one block. With the spans,
+    speech the decoder skipped is decoded again (``recover``). Words come back sorted by start time.
     """
     signals = [(ch, samples[ch]) for ch in range(samples.shape[0])] if per_channel else [(-1, samples)]
     words = []
     for k, (channel, x) in enumerate(signals):
         if config.batch_size and spans is not None:
-            words += _transcribe_windows(model, x, spans[k], config, channel)
-            continue
-        for lo, hi in block_bounds(frame_db(x), samples.shape[1]):
-            block = np.array(x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0))
-            release(samples)
-            words += transcribe_channel(model, block, config, channel, lo / SAMPLE_RATE)
-            release_freed_memory()
+            said = _transcribe_windows(model, x, spans[k], config, channel)
+        else:
+            said = []
+            for lo, hi in block_bounds(frame_db(x), samples.shape[1]):
+                block = np.array(x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0))
+                release(samples)
+                said += transcribe_channel(model, block, config, channel, lo / SAMPLE_RATE)
+                release_freed_memory()
+        words += recover(model, x, spans[k], said, config, channel) if spans is not None else said
     words.sort(key=lambda w: (w.start, w.end))
     return Transcript(tuple(words), config.model, config.compute_type, config.language or "auto", config.hotwords,
                       config.initial_prompt)
