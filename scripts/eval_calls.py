@@ -30,9 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import evaluate  # noqa: E402
 from pipeline.config import Config, load_config  # noqa: E402
+from pipeline.conversation.timeline import subtract  # noqa: E402
 from pipeline.models.asr import BUNDLED  # noqa: E402
 from pipeline.runner import analyze_call  # noqa: E402
-from pipeline.types import SCORES, CallResult, SpeakerSegment  # noqa: E402
+from pipeline.types import SCORES, CallResult, Span, SpeakerSegment  # noqa: E402
 from scripts.bench import write_report  # noqa: E402
 
 CALLS = ROOT.parent / "shared" / "eval-audio" / "harper-valley"
@@ -103,7 +104,8 @@ def load_reference(path: Path) -> Reference:
     return Reference(turns, " ".join(t for _, t in words if t),
                      {role: " ".join(t for r, t in words if r == role and t) for role in ROLES},
                      {role: span_length(union(spans[role])) for role in ROLES},
-                     tuple(difference(union(unwritten), said)))
+                     tuple((s.start, s.end) for s in subtract([Span(*x) for x in union(unwritten)],
+                                                              [Span(*x) for x in said])))
 
 
 def caller_rating(path: Path) -> int | None:
@@ -122,21 +124,6 @@ def union(spans: Iterable[tuple[float, float]]) -> Spans:
         if out and start <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], end))
         else:
-            out.append((start, end))
-    return out
-
-
-def difference(a: Spans, b: Spans) -> Spans:
-    """The parts of merged intervals ``a`` outside merged intervals ``b``."""
-    out: Spans = []
-    for start, end in a:
-        for cut_start, cut_end in b:
-            if cut_end <= start or cut_start >= end:
-                continue
-            if cut_start > start:
-                out.append((start, cut_start))
-            start = max(start, cut_end)
-        if end > start:
             out.append((start, end))
     return out
 

@@ -303,6 +303,13 @@ def test_merge_is_a_disjoint_cover(pairs, bridge):
         assert sum(m.duration for m in merged) <= sum(s.duration for s in spans) + 1e-9
 
 
+def test_subtract_leaves_what_the_holes_do_not_cover():
+    from pipeline.types import Span
+
+    got = tl.subtract([Span(0, 10), Span(20, 30)], [Span(2, 3), Span(9, 21), Span(29, 40)])
+    assert got == [Span(0, 2), Span(3, 9), Span(21, 29)] and tl.subtract([Span(0, 1)], []) == [Span(0, 1)]
+
+
 # ---------------------------------------------------------------- synthetic calls with exact truth
 
 

@@ -8,7 +8,6 @@ from pipeline.types import SpeakerSegment
 from scripts.eval_calls import (
     CALLS,
     caller_rating,
-    difference,
     intersection,
     load_reference,
     map_speakers,
@@ -42,7 +41,6 @@ def test_speech_nobody_could_write_is_left_out_of_the_wer():
 
 
 def test_interval_helpers():
-    assert difference([(0, 10), (20, 30)], [(2, 3), (9, 21), (29, 40)]) == [(0, 2), (3, 9), (21, 29)]
     assert union([(3, 4), (0, 1), (0.5, 2), (5, 5)]) == [(0, 2), (3, 4)]
     assert intersection([(0, 2), (3, 4)], [(1, 3.5)]) == pytest.approx(1.5)
     assert intersection([], [(0, 1)]) == 0.0

@@ -1,4 +1,5 @@
-"""Signal helpers over 16 kHz float32 audio: 10 ms frame levels, quiet-point blocks, span masks, channel sums.
+"""Signal helpers over 16 kHz float32 audio: 10 ms frame levels, quiet-point blocks, span unions and masks,
+channel sums.
 
 The project's one analysis frame lives here (at the one sample rate, ``types.SAMPLE_RATE``):
 every 10 ms frame array of the pipeline is at ``FRAME`` samples (``FRAME_S`` seconds) per frame.
@@ -54,6 +55,17 @@ def frame_db(samples: np.ndarray, frame: int = FRAME) -> np.ndarray:
         level[a:b] = 10 * np.log10(np.mean(x * x, axis=1) + 1e-12)
         release(samples)
     return level
+
+
+def merge(spans: Iterable[Span], bridge_s: float = 0.0) -> tuple[Span, ...]:
+    """Union of spans, sorted; gaps shorter than ``bridge_s`` are bridged (touching spans join)."""
+    out: list[Span] = []
+    for s in sorted(spans, key=lambda s: s.start):
+        if out and (s.start <= out[-1].end or s.start - out[-1].end < bridge_s):
+            out[-1] = Span(out[-1].start, max(out[-1].end, s.end))
+        else:
+            out.append(Span(s.start, s.end))
+    return tuple(out)
 
 
 def spans_to_mask(spans: tuple[Span, ...], n_frames: int, frame_s: float) -> np.ndarray:

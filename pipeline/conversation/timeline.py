@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from pipeline.audio.signal import merge
 from pipeline.types import AttributedWord, Span, SpeakerSegment
 
 T = TypeVar("T", SpeakerSegment, AttributedWord)
@@ -28,17 +29,6 @@ def by_speaker(items: Iterable[T]) -> dict[str, list[T]]:
     for x in sorted(items, key=lambda x: x.start):
         out[x.speaker].append(x)
     return out
-
-
-def merge(spans: Iterable[Span], bridge_s: float = 0.0) -> tuple[Span, ...]:
-    """Union of spans, sorted; gaps shorter than ``bridge_s`` are bridged (touching spans join)."""
-    out: list[Span] = []
-    for s in sorted(spans, key=lambda s: s.start):
-        if out and (s.start <= out[-1].end or s.start - out[-1].end < bridge_s):
-            out[-1] = Span(out[-1].start, max(out[-1].end, s.end))
-        else:
-            out.append(Span(s.start, s.end))
-    return tuple(out)
 
 
 def activity(segments: Iterable[SpeakerSegment]) -> dict[str, tuple[Span, ...]]:
@@ -93,11 +83,11 @@ def solo_spans(segments: Iterable[SpeakerSegment]) -> dict[str, tuple[Span, ...]
     out = {}
     for spk, spans in own.items():
         others = merge(s for other, theirs in own.items() if other != spk for s in theirs)
-        out[spk] = tuple(_subtract(spans, others))
+        out[spk] = tuple(subtract(spans, others))
     return out
 
 
-def _subtract(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
+def subtract(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
     """Sorted disjoint ``spans`` minus sorted disjoint ``holes``."""
     ends = [h.end for h in holes]
     out = []

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from pipeline.audio.signal import block_bounds, frame_db, release, release_freed_memory
+from pipeline.audio.signal import block_bounds, frame_db, merge, release, release_freed_memory
 from pipeline.config import AsrConfig
 from pipeline.types import SAMPLE_RATE, Span, Transcript, Word
 
@@ -74,15 +74,10 @@ def unheard(spans: Sequence[Span], words: Sequence[Word], min_s: float, max_wps:
     """Stretches of speech the decoder left (almost) without words: the speech ``spans`` joined where less than
     ``RECOVER_JOIN_S`` apart, kept where at least ``min_s`` long and holding fewer than ``max_wps`` words per
     second (a word counts where its midpoint lies). (start, end) in seconds; none when ``min_s`` is 0."""
-    joined: list[list[float]] = []
-    for span in spans:
-        if joined and span.start - joined[-1][1] < RECOVER_JOIN_S:
-            joined[-1][1] = span.end
-        else:
-            joined.append([span.start, span.end])
+    joined = merge(spans, RECOVER_JOIN_S)
     if min_s <= 0 or not joined:
         return []
-    bounds = np.array(joined)
+    bounds = np.array([(span.start, span.end) for span in joined])
     mids = np.sort([(w.start + w.end) / 2 for w in words])
     said = np.searchsorted(mids, bounds[:, 1]) - np.searchsorted(mids, bounds[:, 0])
     length = bounds[:, 1] - bounds[:, 0]
