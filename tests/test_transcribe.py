@@ -111,6 +111,24 @@ def test_unheard_stretches_are_long_speech_with_few_words():
     assert unheard([], words, 1.0, 1.0) == [] and unheard(spans, [], 3.0, 1.0) == [(0.0, 3.0)]
 
 
+def test_a_skipped_stretch_comes_back_unless_most_of_the_speech_has_no_words():
+    """jfk: with the words of its last stretch taken away, ``recover`` decodes that stretch again and gets them
+    back; with every word taken away, the speech is not one the decoder skipped, and it is left."""
+    from pipeline.transcription.transcribe import recover
+
+    x = load_audio(EVAL / "stereo" / "jfk.flac").samples[0]
+    spans = vad.speech_spans(x, VadConfig())
+    config = AsrConfig()
+    model = model_for(config)
+    words = transcribe(model, x[None], config, per_channel=False).words
+    last = [span for span in spans if span.duration >= config.recover_min_s][-1]  # "ask what you can do ..."
+    kept = [w for w in words if (w.start + w.end) / 2 < last.start]
+    assert len(kept) < len(words) - 3
+    back = recover(model, x, spans, kept, config, -1)
+    assert [w.text.strip(".,") for w in back] == [w.text.strip(".,") for w in words]
+    assert recover(model, x, spans, [], config, -1) == []
+
+
 def test_speech_the_decoder_skipped_is_decoded_again(tmp_path):
     """The mono mix of a real call (HarperValleyBank ``a7ccc3379af44b9f``): tiny.en jumps from "Tuesday?" at
     28 s to 78 s and hears "Okay." for the caller's "eight fifteen a m" and the agent's booking question;
@@ -130,6 +148,20 @@ def test_speech_the_decoder_skipped_is_decoded_again(tmp_path):
     assert "what time do i come in" in text and ("8" in text or "eight" in text) and "that's all" in text
     assert not [w for w in skipped if 30.0 < w.start < 53.0] and [w for w in said if 30.0 < w.start < 53.0]
     assert len(said) > len(skipped) + 15
+
+
+def test_stretches_decoded_again_take_no_hotwords():
+    """The agent of ``a7ccc3379af44b9f`` with the bank's name as hotwords: the stretches decoded again (a second
+    or two each) come back without the name leaking into them ("Mr. Davis Home. National" at 48 s)."""
+    from threadpoolctl import threadpool_limits
+
+    agent = load_audio(EVAL / "harper-valley" / "audio" / "agent" / "a7ccc3379af44b9f.wav").samples
+    config = AsrConfig(hotwords="Harper Valley National Bank")
+    with threadpool_limits(limits=1, user_api="blas"):
+        said = transcribe(model_for(config), agent, config, per_channel=True,
+                          spans=[vad.speech_spans(agent[0], VadConfig())]).words
+    late = " ".join(w.text.lower() for w in said if w.start > 10.0)
+    assert "can do that for you" in late and "national" not in late and "valley" not in late
 
 
 def test_hotwords_bring_the_company_name():

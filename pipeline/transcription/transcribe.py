@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -13,6 +14,7 @@ from pipeline.types import SAMPLE_RATE, Span, Transcript, Word
 WINDOW_S = 30.0  # Whisper's input window
 RECOVER_JOIN_S = 0.5  # speech spans closer than this make one stretch when looking for speech left without words
 RECOVER_PAD_S = 0.2  # audio kept either side of such a stretch when it is decoded again
+RECOVER_MAX_SHARE = 0.5  # above this share of the speech without words, the audio is not one the decoder skipped
 
 
 def _decode(model, samples: np.ndarray, config: AsrConfig, **guard: int) -> list:
@@ -88,19 +90,26 @@ def unheard(spans: Sequence[Span], words: Sequence[Word], min_s: float, max_wps:
 def recover(model, x: np.ndarray, spans: Sequence[Span], words: list[Word], config: AsrConfig,
             channel: int) -> list[Word]:
     """``words`` of one signal (shape (n,), or (channels, n) to be mixed), with the speech the decoder skipped
-    decoded again. Whisper's decoder may jump its timestamps past seconds of speech, more often over a
+    decoded again, in time order. Whisper's decoder may jump its timestamps past seconds of speech, more often over a
     channel mix where two voices take short turns (on a real mono call, 25 s of five turns came back as
     "Okay."). Each ``unheard`` stretch (``asr.recover_min_s``, ``asr.recover_max_wps``) is decoded alone,
-    ``RECOVER_PAD_S`` either side, and its words replace those it held where there are more of them."""
+    ``RECOVER_PAD_S`` either side, without hotwords or prompt (on a clip of a second or two they leak: "I'm
+    Tuesday National"), and its words replace those it held where there are more of them. Where the
+    stretches hold more than ``RECOVER_MAX_SHARE`` of the speech (another language, music taken for speech),
+    decoding them again would cost a window each and bring nothing: they are left."""
     n = x.shape[-1]
-    for a, b in unheard(spans, words, config.recover_min_s, config.recover_max_wps):
+    plain = dataclasses.replace(config, hotwords=None, initial_prompt=None)
+    stretches = unheard(spans, words, config.recover_min_s, config.recover_max_wps)
+    if sum(b - a for a, b in stretches) > RECOVER_MAX_SHARE * sum(span.duration for span in spans):
+        stretches = []
+    for a, b in stretches:
         lo, hi = max(0, int((a - RECOVER_PAD_S) * SAMPLE_RATE)), min(n, int(np.ceil((b + RECOVER_PAD_S) * SAMPLE_RATE)))
         clip = np.ascontiguousarray(x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0), np.float32)
-        again = transcribe_channel(model, clip, config, channel, lo / SAMPLE_RATE)
+        again = transcribe_channel(model, clip, plain, channel, lo / SAMPLE_RATE)
         held = [w for w in words if a <= (w.start + w.end) / 2 < b]
         if len(again) > len(held):
             words = [w for w in words if not a <= (w.start + w.end) / 2 < b] + again
-    return words
+    return sorted(words, key=lambda w: (w.start, w.end))
 
 
 def windows(spans: Sequence[Span], duration_s: float, pad_s: float,
