@@ -2,7 +2,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import AlignConfig
-from pipeline.diarization.align import align, assign_speakers, build_turns
+from pipeline.diarization.align import align, assign_speakers, build_turns, heard_through
 from pipeline.types import AttributedWord, Diarization, SpeakerSegment, Transcript, Word
 
 
@@ -71,6 +71,19 @@ def test_channel_words_go_to_their_party():
     segs = (SpeakerSegment("L", 0, 5), SpeakerSegment("R", 0, 5))
     words = (Word(1, 2, "left", 1, channel=0), Word(1, 2, "right", 1, channel=1))
     assert assign_speakers(words, segs, {0: "L", 1: "R"}) == ["L", "R"]
+
+
+def test_the_other_party_heard_through_a_channel_is_dropped():
+    """Channel 1's party speaks 0-2 s; the party of channel 0 speaks 3-6 s, and channel 1's recognizer also
+    wrote that (bleed). A word of channel 1 near its party's speech stays (word times are 0.5 s off), one far
+    from it while the other party talks goes, one in a silence stays, and a channel that is no party's goes."""
+    segs = (SpeakerSegment("R", 0, 2), SpeakerSegment("L", 3, 6))
+    words = (Word(0.5, 1.0, "mine", 0.9, 1), Word(2.2, 2.4, "late", 0.9, 1), Word(4.0, 4.4, "echo", 0.9, 1),
+             Word(4.0, 4.4, "said", 0.9, 0), Word(7.0, 7.3, "alone", 0.9, 1), Word(4.0, 4.4, "ghost", 0.9, 2))
+    assert heard_through(words, segs, {0: "L", 1: "R"}) == [False, False, True, False, False, True]
+    result = align(Transcript(words, "tiny.en", "int8", "en"), Diarization("channels", segs, {"L": 0, "R": 1}),
+                   AlignConfig())
+    assert [w.text for w in result.words] == ["mine", "late", "said", "alone"]
 
 
 def test_turns_survive_backchannels_and_split_at_floor_changes():

@@ -66,6 +66,30 @@ def test_synthetic_stereo_call_end_to_end(analyzed):
     assert "northwind" in agent and "refund" in agent
 
 
+@pytest.mark.parametrize(("bleed_db", "most"), [(-30, 0), (-20, 25)])
+def test_the_agent_heard_through_the_customer_channel_is_not_the_customer(tmp_path, config, bleed_db, most):
+    """The bundled stereo call with the agent's voice leaking into the customer's channel: the customer's
+    recognizer transcribes the leak, and before, the customer was given those words (11 at -30 dB, 79 at -20 dB,
+    where the agent's greeting came out twice). Words of the customer in the agent's speech alone: at most
+    ``most`` (at -20 dB two leaks the VAD joins to the customer's own "mm-hmm" stay the customer's)."""
+    from pipeline.audio.vad import speech_spans
+
+    x = decode.load_audio(SAMPLES / "billing_stereo.flac").samples
+    leaky = np.stack([x[0], x[1] + 10 ** (bleed_db / 20) * x[0]])
+    sf.write(tmp_path / "leaky.wav", leaky.T, 16000, subtype="PCM_16")
+    result = analyze_call(tmp_path / "leaky.wav", config)
+    agent, customer = (speech_spans(ch, config.vad) for ch in x)
+    customer_id = {ch: spk for spk, ch in result.alignment.channel_of.items()}[1]
+
+    def only_agent(t: float) -> bool:
+        return any(s.start <= t <= s.end for s in agent) and not any(s.start <= t <= s.end for s in customer)
+
+    leaked = [w for w in result.alignment.words if w.speaker == customer_id and only_agent((w.start + w.end) / 2)]
+    assert len(leaked) <= most, [w.text for w in leaked]
+    said = " ".join(w.text.lower() for w in result.alignment.words if w.speaker == customer_id)
+    assert "calling" not in said and "charged twice" in said
+
+
 def test_synthetic_mono_call_end_to_end(analyzed):
     result = analyzed(SAMPLES / "delivery_mono.wav")
     check_invariants(result)

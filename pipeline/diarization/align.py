@@ -146,6 +146,32 @@ def mend_sentence_splits(
     return speakers, merge_touching(mended)
 
 
+def heard_through(words: tuple[Word, ...], segments: tuple[SpeakerSegment, ...],
+                  channel_speaker: dict[int, str]) -> list[bool]:
+    """Per word of a stereo call, whether it is the other party heard through this channel (bleed): its
+    channel is no party's (all it carried was bleed), or the word lies farther than ``WORD_TIME_SLACK_S`` from
+    every segment of its channel's party while another party's segment holds its middle. The channel
+    diarizer leaves bleed out of a party's speech, but the channel's recognizer transcribes it, and the
+    other channel holds the same words."""
+    spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for seg in sorted(segments, key=lambda s: s.start):
+        spans[seg.speaker].append((seg.start, seg.end))
+    ends = {spk: np.maximum.accumulate([b for _, b in v]) for spk, v in spans.items()}
+    starts = {spk: [a for a, _ in v] for spk, v in spans.items()}
+
+    def near(spk: str, t0: float, t1: float) -> bool:  # a segment of spk within [t0, t1]
+        k = bisect.bisect_right(starts.get(spk, []), t1)
+        return k > 0 and ends[spk][k - 1] >= t0
+
+    out = []
+    for w in words:
+        own = channel_speaker.get(w.channel)
+        mid = (w.start + w.end) / 2
+        out.append(own is None or (not near(own, w.start - WORD_TIME_SLACK_S, w.end + WORD_TIME_SLACK_S)
+                                   and any(near(spk, mid, mid) for spk in spans if spk != own)))
+    return out
+
+
 def _paused(segments: tuple[SpeakerSegment, ...], minority: str, majority: str, start: float, stop: float) -> bool:
     """Whether the minority's speech under the words from ``start`` to ``stop`` stands apart from all of the
     majority's speech by ``HANDOVER_PAUSE_S`` or more: a silence between them, so a handover the recognizer did
@@ -231,23 +257,28 @@ def _within(values: list[float], x: float, reach: float) -> list[float]:
 
 
 def align(transcript: Transcript, diarization: Diarization, config: AlignConfig) -> Alignment:
-    """Attribute words, build turns and rename speakers S1..Sn in order of first speech."""
+    """Attribute words, build turns and rename speakers S1..Sn in order of first speech; on a stereo call the
+    other party's words heard through a channel are dropped (``heard_through``)."""
     channel_speaker = {ch: spk for spk, ch in diarization.channel_of.items()}
-    speakers = assign_speakers(transcript.words, diarization.segments, channel_speaker)
+    said = transcript.words
+    if channel_speaker:
+        said = tuple(w for w, bleed in zip(said, heard_through(said, diarization.segments, channel_speaker),
+                                          strict=True) if not bleed)
+    speakers = assign_speakers(said, diarization.segments, channel_speaker)
     found = diarization.segments
     if not channel_speaker:
-        speakers, found = mend_sentence_splits(transcript.words, speakers, found)
+        speakers, found = mend_sentence_splits(said, speakers, found)
     first: dict[str, float] = {}
     for seg in found:
         first[seg.speaker] = min(first.get(seg.speaker, seg.start), seg.start)
-    for spk, word in zip(speakers, transcript.words, strict=True):
+    for spk, word in zip(speakers, said, strict=True):
         if spk and spk not in first:
             first[spk] = word.start
     names = {old: f"S{i + 1}" for i, old in enumerate(sorted(first, key=first.__getitem__))}
     segments = tuple(SpeakerSegment(names[s.speaker], s.start, s.end) for s in found)
     words = tuple(
         AttributedWord(names.get(spk, "S1"), w.start, w.end, w.text, w.probability)
-        for spk, w in zip(speakers, transcript.words, strict=True)
+        for spk, w in zip(speakers, said, strict=True)
     )
     turns = build_turns(words, segments, config.max_turn_gap_s)
     channel_of = {names[s]: ch for s, ch in diarization.channel_of.items() if s in names}
