@@ -67,6 +67,22 @@ def test_bleed_from_the_other_channel_is_not_a_party(config):
     assert set(result.channel_of) == {"ch0"}
 
 
+def test_a_leak_joined_to_a_short_reply_is_cut_out(config):
+    """The agent leaking into the customer's channel 20 dB down: the VAD joins the customer's 0.7 s reply at
+    18.1 s to the leak around it (16.5-20.0 s); the leak is cut out and the customer's speech is that of the
+    clean channel."""
+    audio = load_audio(SAMPLES / "billing_stereo.flac")
+    clean = [speech_spans(ch, config.vad) for ch in audio.samples]
+    leaky = audio.samples.copy()
+    leaky[1] = audio.samples[1] + 0.1 * audio.samples[0]
+    spans = [speech_spans(ch, config.vad) for ch in leaky]
+    assert any(s.start < 17.0 and s.end > 19.5 for s in spans[1]), "the VAD joins reply and leak"
+    result = channels.diarize_channels(spans, leaky, config.diarization)
+    customer = [(s.start, s.end) for s in result.segments if s.speaker == "ch1"]
+    assert len(customer) == len(clean[1])
+    assert np.allclose(customer, [(s.start, s.end) for s in clean[1]], atol=0.15)
+
+
 def test_duplicated_mono_and_dead_channel_fall_back_to_embedding(config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     dup = np.vstack([audio.samples[0], audio.samples[0]])

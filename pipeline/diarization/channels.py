@@ -6,9 +6,12 @@ from typing import Literal
 
 import numpy as np
 
-from pipeline.audio.signal import FRAME_S, channel_correlation, frame_db, spans_to_mask
+from pipeline.audio.signal import FRAME_S, channel_correlation, frame_db, mask_to_spans, spans_to_mask
 from pipeline.config import DiarizationConfig
 from pipeline.types import Diarization, Span, SpeakerSegment
+
+LEAK_MIN_S = 1.0  # a stretch of a kept segment this long where only the other party's leak is heard is cut out
+LEAK_SMOOTH_S = 0.3  # frames are judged leak or not over a window this long
 
 
 def remove_bleed(
@@ -18,7 +21,9 @@ def remove_bleed(
 
     A segment is bleed when the other channel speaks during most of it and is, on average over
     those frames, ``bleed_db`` louder. Whole segments are judged, so the level dips inside
-    genuine overlapping speech never cut it into pieces.
+    genuine overlapping speech never cut it into pieces. A kept segment loses the stretches of
+    ``LEAK_MIN_S`` or more where the other channel speaks ``bleed_db`` louder all along (``_cut_leaks``):
+    the VAD joins a party's short reply to the leak around it.
     """
     power = 10 ** (np.stack([frame_db(ch) for ch in samples]) / 10)  # (2, frames)
     n = power.shape[1]
@@ -30,15 +35,31 @@ def remove_bleed(
         for span in spans[ch]:
             lo, hi = int(span.start / FRAME_S), min(n, int(np.ceil(span.end / FRAME_S)))
             both = masks[other][lo:hi]
-            if hi <= lo or both.mean() < 0.5:
+            if hi <= lo or not both.any():
                 kept.append(span)
                 continue
             own = power[ch, lo:hi][both].mean()
             theirs = power[other, lo:hi][both].mean()
-            if 10 * np.log10(theirs / max(own, 1e-12)) < config.bleed_db:
-                kept.append(span)
+            if both.mean() < 0.5 or 10 * np.log10(theirs / max(own, 1e-12)) < config.bleed_db:
+                kept += _cut_leaks(span, lo, power[ch, lo:hi], power[other, lo:hi], both, config.bleed_db)
         cleaned.append(tuple(kept))
     return cleaned
+
+
+def _cut_leaks(span: Span, lo: int, own: np.ndarray, theirs: np.ndarray, both: np.ndarray,
+               bleed_db: float) -> list[Span]:
+    """``span`` (its frames from ``lo``, the two channels' frame powers over it) less its stretches of at least
+    ``LEAK_MIN_S`` where, over ``LEAK_SMOOTH_S`` windows, most frames have the other channel speaking
+    ``bleed_db`` louder; what is left keeps the span's edges, and pieces shorter than ``LEAK_SMOOTH_S`` go."""
+    leaky = both & (10 * np.log10(np.maximum(theirs, 1e-12) / np.maximum(own, 1e-12)) >= bleed_db)
+    width = max(1, round(LEAK_SMOOTH_S / FRAME_S))
+    leak = np.convolve(leaky, np.ones(width) / width, mode="same") > 0.5
+    runs = [r for r in mask_to_spans(leak, FRAME_S) if r.duration >= LEAK_MIN_S]
+    if not runs:
+        return [span]
+    keep = ~spans_to_mask(tuple(runs), leak.size, FRAME_S)
+    return [Span(max(span.start, lo * FRAME_S + p.start), min(span.end, lo * FRAME_S + p.end))
+            for p in mask_to_spans(keep, FRAME_S, LEAK_SMOOTH_S)]
 
 
 def choose_method(
