@@ -474,7 +474,8 @@ def test_turn_reassignment_gives_a_misattributed_turn_back():
 
 @pytest.fixture(scope="module")
 def harper_valley_mono(tmp_path_factory):
-    """The real calls' mono and mono mu-law versions diarized: {(call, version): (DER collar 0.25, speakers)}."""
+    """The real calls' mono and mono mu-law versions diarized: {(call, version): (DER collar 0.25, speakers,
+    segments)}."""
     from scripts.eval_calls import CALLS, build_versions, load_reference
 
     config = Config()
@@ -487,18 +488,29 @@ def harper_valley_mono(tmp_path_factory):
                 continue
             result = _diarize_file(audio, config)
             out[path.stem, version] = (evaluate.der(reference.turns, result.segments, collar=0.25),
-                                       len(result.speakers))
+                                       len(result.speakers), result.segments)
     return out
 
 
 def test_real_mono_calls_have_two_speakers_even_when_one_speaks_little(harper_valley_mono):
     """a7ccc3379af44b9f: the caller speaks 11 s of 92 s."""
-    assert {key: n for key, (_, n) in harper_valley_mono.items()} == dict.fromkeys(harper_valley_mono, 2)
+    assert {key: n for key, (_, n, _) in harper_valley_mono.items()} == dict.fromkeys(harper_valley_mono, 2)
 
 
 def test_real_mono_calls_diarize_within_bounds(harper_valley_mono):
-    ders = [der for der, _ in harper_valley_mono.values()]
+    ders = [der for der, _, _ in harper_valley_mono.values()]
     assert max(ders) <= 0.22 and float(np.median(ders)) <= 0.17, ders
+
+
+def test_a_short_real_stretch_is_heard_in_the_voice_around_it(harper_valley_mono):
+    """3a20358e1bfc4a17: the agent's "Okay." (47.24-47.69 s, 2.3 s after the caller spoke) and the "Well, have a
+    great day." that follows 0.3 s later are one voice (the reference: one agent turn, 47.26-49.18 s)."""
+    segments = harper_valley_mono["3a20358e1bfc4a17", "mono"][2]
+
+    def speaker_at(t):
+        return {s.speaker for s in segments if s.start <= t < s.end}
+
+    assert speaker_at(47.45) == speaker_at(48.5) and len(speaker_at(48.5)) == 1
 
 
 def test_kaldi_filterbanks_in_numpy_equal_torchaudios():
@@ -528,3 +540,52 @@ def test_a_worker_analyzes_mono_and_stereo_calls_without_torch():
     out = subprocess.run([sys.executable, "-c", code, str(SAMPLES / "delivery_mono.wav"),
                           str(SAMPLES / "billing_stereo.flac")], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.split() == ["embedding", "channels", "False"], out.stderr
+
+
+def test_a_short_stretch_follows_the_voice_the_chunks_hear_in_it():
+    """Voice A talks 6.0-11.5 s and 11.8-12.3 s, voice B 13-18 s; the diarizer gave the short stretch to B.
+    The chunks at 5 and 10 s both hold it whole and hear voice A: it goes back to A; one chunk is not enough,
+    a stretch of 1 s or more (the whole-stretch embedding's) is not moved, nor one 0.5 s or more from A's speech."""
+    from pipeline.models.segmentation import LocalActivity
+
+    step = 0.017
+    voices = [[(6.0, 11.5), (11.8, 12.3)], [(13.0, 18.0)]]
+
+    def chunks(starts):
+        probs = np.zeros((len(starts), round(10 / step), 3))
+        for c, start in enumerate(starts):
+            t = start + step / 2 + np.arange(probs.shape[1]) * step
+            for j, spans in enumerate(voices):
+                probs[c, :, j] = 0.9 * np.any([(t >= a) & (t < b) for a, b in spans], axis=0)
+        return LocalActivity(probs, np.array(starts, float), step, step / 2)
+
+    def activity(labelled):
+        out = np.zeros((2, 2500), bool)
+        for g, spans in enumerate(labelled):
+            for a, b in spans:
+                out[g, round(a * 100) : round(b * 100)] = True
+        return out
+
+    truth = activity(voices)
+    wrong = activity([[(6.0, 11.5)], [(11.8, 12.3), (13.0, 18.0)]])
+    assert np.array_equal(embedding.follow_turns(wrong, chunks([0, 5, 10, 15]), 100), truth)
+    assert np.array_equal(embedding.follow_turns(wrong, chunks([0, 10]), 100), wrong)  # one chunk holds it
+    assert np.array_equal(embedding.follow_turns(wrong, chunks([0, 5, 10, 15]), 40), wrong)  # 0.5 s: long
+    assert np.array_equal(embedding.follow_turns(truth, chunks([0, 5, 10, 15]), 100), truth)
+    voices = [[(6.0, 11.0), (11.8, 12.3)], [(13.0, 18.0)]]  # 0.8 s after A's turn, 0.7 s before B's: a turn alone
+    apart = activity([[(6.0, 11.0)], [(11.8, 12.3), (13.0, 18.0)]])
+    assert np.array_equal(embedding.follow_turns(apart, chunks([0, 5, 10, 15]), 100), apart)
+
+
+def test_a_short_reply_alone_keeps_its_segment_and_a_flicker_does_not():
+    """Runs under 0.3 s: a flicker of the path inside the other speaker's speech is dropped; a reply with
+    silence either side ("thank you", 0.27 s) is someone's speech and stays."""
+    active = np.zeros((2, 1000), bool)
+    active[0, 100:300] = active[0, 320:500] = True
+    active[1, 300:320] = True  # a flicker between two of speaker 0's frames
+    active[1, 600:627] = True  # a reply alone
+    active[0, 700:720] = True  # a short tail of speaker 0 handing over to speaker 1
+    active[1, 720:900] = True
+    segments = embedding.speaker_segments(active, 30)
+    assert [(s.speaker, round(s.start, 2), round(s.end, 2)) for s in segments] == [
+        ("spk0", 1.0, 3.0), ("spk0", 3.2, 5.0), ("spk1", 6.0, 6.27), ("spk1", 7.2, 9.0)]

@@ -11,9 +11,11 @@ from itertools import pairwise
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from pipeline.audio.signal import FRAME_S, mask_to_spans, spans_to_mask
+from pipeline.audio.signal import FRAME_S, spans_to_mask
 from pipeline.config import DiarizationConfig
+from pipeline.diarization import overlaps
 from pipeline.diarization.overlaps import coarse_chunks, local_speaker_count, local_speakers, overlap_aware
+from pipeline.models.segmentation import LocalActivity
 from pipeline.models.speaker_encoder import SpeakerEncoder, load_encoder
 from pipeline.types import Diarization, Span, SpeakerSegment
 
@@ -24,6 +26,9 @@ MAX_LINKAGE_WINDOWS = 2000  # average linkage is O(n^2) in memory: cluster a sub
 BLOCK_FRAMES = 500  # merge check: a cluster's speech embedded in stretches of up to 5 s...
 MERGE_BLOCKS = 3  # ...at most this many, spread over the call
 MIN_TURN_S = 1.0  # turn reassignment: a stretch of one speaker alone this long is embedded whole
+FOLLOW_MIN_CHUNKS = 2  # a shorter stretch follows the segmentation model's voice where this many chunks hold it...
+FOLLOW_MARGIN = 0.2  # ...and most give another speaker this much more activity over it than its own...
+FOLLOW_GAP_S = 0.5  # ...who talks this close before or after it (the same turn)
 
 
 def embed_windows(
@@ -295,6 +300,62 @@ def reassign_turns(encoder: SpeakerEncoder, feats: np.ndarray, speech: np.ndarra
     return out
 
 
+def follow_turns(active: np.ndarray, local: LocalActivity, min_frames: int) -> np.ndarray:
+    """Give each stretch of one speaker alone shorter than ``min_frames`` to the speaker the segmentation
+    model hears in it, where most of the chunks that hold it agree.
+
+    Under a second of speech, an embedding says little about the voice ("okay" before the agent's
+    closing), while the segmentation model tells voices apart within its 10 s chunk. Its local speakers
+    are mapped to call speakers (``mapped_chunks``) by the corrected turns, so that a short stretch
+    follows the long stretches the model hears in the same voice. A stretch moves where at least
+    ``FOLLOW_MIN_CHUNKS`` chunks hold it whole, more than half of them give another speaker
+    ``FOLLOW_MARGIN`` more activity over it than its own (one chunk alone, at the edge of a recording,
+    can be wrong), and that speaker talks within ``FOLLOW_GAP_S`` before or after it: the same turn. The
+    model too can hear a short reply in the voice of the question before it.
+
+    Parameters
+    ----------
+    active : shape (speakers, call frames), bool; a corrected copy is returned
+    """
+    solo = np.where(active.sum(0) == 1, np.argmax(active, axis=0), -1)
+    chunks = list(overlaps.mapped_chunks(solo, local, active.shape[0]))
+    out = active.copy()
+    for g, a, b in solo_runs(active):
+        if b - a >= min_frames:
+            continue
+        means = np.array([m[:, a - lo : b - lo].mean(1) for lo, m in chunks if lo <= a and b <= lo + m.shape[1]])
+        if len(means) < FOLLOW_MIN_CHUNKS:
+            continue
+        best = int(np.argmax(means.mean(0)))
+        gap = round(FOLLOW_GAP_S / FRAME_S)
+        near = active[best, max(0, a - gap) : a].any() or active[best, b : b + gap].any()
+        if best != g and near and 2 * np.sum(means[:, best] - means[:, g] > FOLLOW_MARGIN) > len(means):
+            out[g, a:b], out[best, a:b] = False, True
+            log.debug("short stretch %.2f-%.2f s follows its chunks' voice: %d -> %d", a * FRAME_S, b * FRAME_S,
+                      g, best)
+    return out
+
+
+def speaker_segments(active: np.ndarray, min_frames: int) -> tuple[SpeakerSegment, ...]:
+    """Each speaker's runs of activity as segments ``spk<index>``, sorted by start; a run shorter than
+    ``min_frames`` is dropped (a flicker of the path inside someone's speech) unless silence bounds it
+    on both sides: a short reply ("thank you") alone is someone's speech, and dropped its words would go
+    to whoever spoke nearest.
+
+    Parameters
+    ----------
+    active : shape (speakers, frames), bool
+    """
+    anyone = np.concatenate([[False], active.any(0), [False]])
+    segments = []
+    for g, row in enumerate(active):
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], row, [False]]).astype(np.int8)))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            if b - a >= min_frames or not (anyone[a] or anyone[b + 1]):
+                segments.append(SpeakerSegment(f"spk{g}", a * FRAME_S, b * FRAME_S))
+    return tuple(sorted(segments, key=lambda s: (s.start, s.end)))
+
+
 def diarize_embedding(
     samples: np.ndarray, spans: tuple[Span, ...], config: DiarizationConfig
 ) -> Diarization:
@@ -309,7 +370,8 @@ def diarize_embedding(
     5. Viterbi re-segmentation over frame-level similarities, cheaper to switch at pauses;
     6. overlapped speech from the local speakers of pyannote's segmentation model (``overlap_aware``);
     7. every stretch of one speaker alone of ``MIN_TURN_S`` or more given to the speaker its whole
-       embedding is closest to (``reassign_turns``).
+       embedding is closest to (``reassign_turns``), and every shorter one to the speaker the segmentation
+       model hears in it (``follow_turns``).
     """
     if not spans:
         return Diarization("embedding", ())
@@ -358,7 +420,6 @@ def diarize_embedding(
         active = labels_full[None] == np.arange(k)[:, None]
     if k > 1:
         active = reassign_turns(encoder, feats, speech, active, round(MIN_TURN_S / FRAME_S))
-    segments = [SpeakerSegment(f"spk{g}", s.start, s.end)
-                for g in range(k) for s in mask_to_spans(active[g], FRAME_S, config.min_segment_s)]
-    segments.sort(key=lambda s: (s.start, s.end))
-    return Diarization("embedding", tuple(segments))
+        if config.overlap_detection:
+            active = follow_turns(active, local, round(MIN_TURN_S / FRAME_S))
+    return Diarization("embedding", speaker_segments(active, round(config.min_segment_s / FRAME_S)))

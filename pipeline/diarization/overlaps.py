@@ -3,6 +3,8 @@ call's speakers, and who talks around each overlap."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from scipy.ndimage import binary_dilation
 from scipy.optimize import linear_sum_assignment
@@ -65,24 +67,18 @@ def local_speakers(samples: np.ndarray, coarse: segmentation.LocalActivity, labe
     return segmentation.merged(coarse, segmentation.local_activity(samples, np.array(near)))
 
 
-def mapped_activity(labels: np.ndarray, local: segmentation.LocalActivity, k: int) -> np.ndarray:
-    """Call speakers' activity probability per 10 ms frame, from the local speakers of every chunk.
+def mapped_chunks(labels: np.ndarray, local: segmentation.LocalActivity, k: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Per chunk, its first 10 ms frame and its call speakers' activity probabilities, shape (k, chunk frames).
 
-    In every chunk each local speaker is mapped to the call speaker that the Viterbi labels give
-    most of its solo frames (one-to-one, Hungarian; at least ``MIN_VOTE_FRAMES``); the mapped
-    activity probabilities are averaged over the chunks covering a frame.
+    In every chunk each local speaker is mapped to the call speaker that the labels give most of its
+    solo frames (one-to-one, Hungarian; at least ``MIN_VOTE_FRAMES``).
 
     Parameters
     ----------
     labels : shape (frames,), call speaker of each 10 ms frame, -1 outside speech
     k : number of call speakers
-
-    Returns
-    -------
-    shape (k, frames)
     """
     n = labels.shape[0]
-    total, cover = np.zeros((k, n)), np.zeros(n)
     chunk_frames = local.probs.shape[1]
     for start, probs in zip(local.starts_s.tolist(), local.probs, strict=True):
         lo, hi = round(start / FRAME_S), min(n, round((start + segmentation.CHUNK_S) / FRAME_S))
@@ -95,10 +91,30 @@ def mapped_activity(labels: np.ndarray, local: segmentation.LocalActivity, k: in
         solo = (act > 0.5) & ((act > 0.5).sum(1, keepdims=True) == 1)
         known = labels[grid] >= 0
         votes = np.stack([np.bincount(labels[grid][solo[:, j] & known], minlength=k) for j in range(act.shape[1])])
+        mapped = np.zeros((k, grid.size))
         for j, g in zip(*linear_sum_assignment(-votes), strict=True):
             if votes[j, g] >= MIN_VOTE_FRAMES:
-                total[g, grid] += act[:, j]
-        cover[grid] += 1
+                mapped[g] += act[:, j]
+        yield lo, mapped
+
+
+def mapped_activity(labels: np.ndarray, local: segmentation.LocalActivity, k: int) -> np.ndarray:
+    """Call speakers' activity probability per 10 ms frame: ``mapped_chunks`` averaged over the chunks
+    covering a frame.
+
+    Parameters
+    ----------
+    labels : shape (frames,), call speaker of each 10 ms frame, -1 outside speech
+    k : number of call speakers
+
+    Returns
+    -------
+    shape (k, frames)
+    """
+    total, cover = np.zeros((k, labels.shape[0])), np.zeros(labels.shape[0])
+    for lo, mapped in mapped_chunks(labels, local, k):
+        total[:, lo : lo + mapped.shape[1]] += mapped
+        cover[lo : lo + mapped.shape[1]] += 1
     return total / np.maximum(cover, 1)
 
 
