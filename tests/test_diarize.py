@@ -579,12 +579,13 @@ def test_a_short_stretch_follows_the_voice_the_chunks_hear_in_it():
 
 def test_a_short_reply_alone_keeps_its_segment_and_a_flicker_does_not():
     """Runs under 0.3 s: a flicker of the path inside the other speaker's speech is dropped; a reply with
-    silence either side ("thank you", 0.27 s) is someone's speech and stays."""
+    silence either side ("thank you", 0.27 s) is someone's speech and stays, a 10 ms sliver does not."""
     active = np.zeros((2, 1000), bool)
     active[0, 100:300] = active[0, 320:500] = True
     active[1, 300:320] = True  # a flicker between two of speaker 0's frames
     active[1, 600:627] = True  # a reply alone
     active[0, 700:720] = True  # a short tail of speaker 0 handing over to speaker 1
+    active[0, 950:951] = True  # 10 ms: no word is that short
     active[1, 720:900] = True
     segments = embedding.speaker_segments(active, 30)
     assert [(s.speaker, round(s.start, 2), round(s.end, 2)) for s in segments] == [

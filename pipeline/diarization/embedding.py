@@ -29,6 +29,7 @@ MIN_TURN_S = 1.0  # turn reassignment: a stretch of one speaker alone this long 
 FOLLOW_MIN_CHUNKS = 2  # a shorter stretch follows the segmentation model's voice where this many chunks hold it...
 FOLLOW_MARGIN = 0.2  # ...and most give another speaker this much more activity over it than its own...
 FOLLOW_GAP_S = 0.5  # ...who talks this close before or after it (the same turn)
+MIN_REPLY_S = 0.1  # shorter than any word: a click, or a sliver the VAD's edge search left of a span
 
 
 def embed_windows(
@@ -339,19 +340,20 @@ def follow_turns(active: np.ndarray, local: LocalActivity, min_frames: int) -> n
 def speaker_segments(active: np.ndarray, min_frames: int) -> tuple[SpeakerSegment, ...]:
     """Each speaker's runs of activity as segments ``spk<index>``, sorted by start; a run shorter than
     ``min_frames`` is dropped (a flicker of the path inside someone's speech) unless silence bounds it
-    on both sides: a short reply ("thank you") alone is someone's speech, and dropped its words would go
-    to whoever spoke nearest.
+    on both sides and it lasts ``MIN_REPLY_S``: a short reply ("thank you") alone is someone's speech,
+    and dropped its words would go to whoever spoke nearest.
 
     Parameters
     ----------
     active : shape (speakers, frames), bool
     """
     anyone = np.concatenate([[False], active.any(0), [False]])
+    reply = round(MIN_REPLY_S / FRAME_S)
     segments = []
     for g, row in enumerate(active):
         edges = np.flatnonzero(np.diff(np.concatenate([[False], row, [False]]).astype(np.int8)))
         for a, b in zip(edges[::2], edges[1::2], strict=True):
-            if b - a >= min_frames or not (anyone[a] or anyone[b + 1]):
+            if b - a >= min_frames or (b - a >= reply and not (anyone[a] or anyone[b + 1])):
                 segments.append(SpeakerSegment(f"spk{g}", a * FRAME_S, b * FRAME_S))
     return tuple(sorted(segments, key=lambda s: (s.start, s.end)))
 
