@@ -319,16 +319,18 @@ def follow_turns(active: np.ndarray, local: LocalActivity, min_frames: int) -> n
     active : shape (speakers, call frames), bool; a corrected copy is returned
     """
     solo = np.where(active.sum(0) == 1, np.argmax(active, axis=0), -1)
-    chunks = list(overlaps.mapped_chunks(solo, local, active.shape[0]))
+    runs = [run for run in solo_runs(active) if run[2] - run[1] < min_frames]
+    firsts, ends = np.array([a for _, a, _ in runs], int), np.array([b for _, _, b in runs], int)
+    heard: list[list[np.ndarray]] = [[] for _ in runs]  # per run, each chunk's mean activity per speaker
+    for lo, mapped in overlaps.mapped_chunks(solo, local, active.shape[0]):
+        for i in np.flatnonzero((firsts >= lo) & (ends <= lo + mapped.shape[1])):
+            heard[i].append(mapped[:, firsts[i] - lo : ends[i] - lo].mean(1))
     out = active.copy()
-    for g, a, b in solo_runs(active):
-        if b - a >= min_frames:
-            continue
-        means = np.array([m[:, a - lo : b - lo].mean(1) for lo, m in chunks if lo <= a and b <= lo + m.shape[1]])
+    gap = round(FOLLOW_GAP_S / FRAME_S)
+    for (g, a, b), means in zip(runs, map(np.array, heard), strict=True):
         if len(means) < FOLLOW_MIN_CHUNKS:
             continue
         best = int(np.argmax(means.mean(0)))
-        gap = round(FOLLOW_GAP_S / FRAME_S)
         near = active[best, max(0, a - gap) : a].any() or active[best, b : b + gap].any()
         if best != g and near and 2 * np.sum(means[:, best] - means[:, g] > FOLLOW_MARGIN) > len(means):
             out[g, a:b], out[best, a:b] = False, True
