@@ -11,7 +11,7 @@ from itertools import pairwise
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from pipeline.audio.signal import FRAME_S, spans_to_mask
+from pipeline.audio.signal import FRAME_S, mask_to_spans, spans_to_mask
 from pipeline.config import DiarizationConfig
 from pipeline.diarization import overlaps
 from pipeline.diarization.overlaps import coarse_chunks, local_speaker_count, local_speakers, overlap_aware
@@ -353,10 +353,10 @@ def speaker_segments(active: np.ndarray, min_frames: int) -> tuple[SpeakerSegmen
     reply = round(MIN_REPLY_S / FRAME_S)
     segments = []
     for g, row in enumerate(active):
-        edges = np.flatnonzero(np.diff(np.concatenate([[False], row, [False]]).astype(np.int8)))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
+        for span in mask_to_spans(row, FRAME_S):
+            a, b = round(span.start / FRAME_S), round(span.end / FRAME_S)
             if b - a >= min_frames or (b - a >= reply and not (anyone[a] or anyone[b + 1])):
-                segments.append(SpeakerSegment(f"spk{g}", a * FRAME_S, b * FRAME_S))
+                segments.append(SpeakerSegment(f"spk{g}", span.start, span.end))
     return tuple(sorted(segments, key=lambda s: (s.start, s.end)))
 
 
