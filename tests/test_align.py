@@ -86,6 +86,18 @@ def test_the_other_party_heard_through_a_channel_is_dropped():
     assert [w.text for w in result.words] == ["mine", "late", "said", "alone"]
 
 
+def test_a_word_next_to_its_party_s_speech_that_the_other_channel_also_holds_is_bleed():
+    """Channel 1's party speaks from 3 s; channel 0's party says "your account" at 2.4-2.9 s, and channel 1's
+    recognizer wrote it too, a few ms off, within the 0.5 s that mistimed words of its own party are allowed.
+    The twins go; a word of channel 1 there with no twin on channel 0 stays. Channel 1's "okay" in its own
+    speech stays, and channel 0's, outside its party's speech, is that one heard through."""
+    segs = (SpeakerSegment("L", 1.0, 2.95), SpeakerSegment("R", 3.0, 5.0))
+    words = (Word(2.4, 2.6, "your", 0.9, 0), Word(2.6, 2.9, "account,", 0.9, 0), Word(2.42, 2.6, "Your", 0.6, 1),
+             Word(2.62, 2.88, "account", 0.6, 1), Word(2.7, 2.9, "so", 0.6, 1), Word(3.2, 3.5, "okay", 0.9, 1),
+             Word(3.2, 3.5, "okay", 0.9, 0))
+    assert heard_through(words, segs, {0: "L", 1: "R"}) == [False, False, True, True, False, False, True]
+
+
 def test_turns_survive_backchannels_and_split_at_floor_changes():
     w = [AttributedWord("A", 0.0, 0.4, "so", 1), AttributedWord("A", 0.5, 0.9, "the", 1),
          AttributedWord("B", 0.6, 0.8, "mm-hmm", 1), AttributedWord("A", 1.0, 1.4, "bill", 1),

@@ -125,6 +125,9 @@ def test_redaction_masks_numbers_and_addresses_in_every_stored_output(tmp_path):
         said = [t["text"] for t in doc["turns"]] + [w["text"] for w in doc["words"]]
         texts[name] = ("\n".join(said) + (tmp_path / name / "card" / "card.txt").read_text(), doc["asr"]["redacted"])
     plain, masked = texts["plain"][0], texts["masked"][0]
-    assert re.search(r"(\d[\s,.-]*){12}", plain) and texts["plain"][1] is False  # the ASR wrote the card down
-    assert not re.search(r"(\d[\s,.-]*){6}", masked) and "# # # #" in masked and texts["masked"][1] is True
+    # tiny.en writes the card in digits or in words ("four, five, three...") by the voice's build: either is the card
+    digit = r"(?:\d|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b)"
+    assert re.search(rf"({digit}[\s,.-]*){{12}}", plain, re.IGNORECASE) and texts["plain"][1] is False
+    assert not re.search(rf"({digit}[\s,.-]*){{6}}", masked, re.IGNORECASE) and texts["masked"][1] is True
+    assert re.search(r"(#[\s,.-]*){12}", masked)
     assert "gmail" in plain.lower() and "gmail" not in masked.lower() and "[email]" in masked

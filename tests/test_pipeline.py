@@ -10,6 +10,7 @@ import soundfile as sf
 from pipeline import evaluate
 from pipeline.audio import decode
 from pipeline.config import with_overrides
+from pipeline.diarization.align import WORD_TIME_SLACK_S
 from pipeline.outputs import store
 from pipeline.runner import analyze_call
 
@@ -66,12 +67,14 @@ def test_synthetic_stereo_call_end_to_end(analyzed):
     assert "northwind" in agent and "refund" in agent
 
 
-@pytest.mark.parametrize(("bleed_db", "most"), [(-30, 0), (-20, 12)])
+@pytest.mark.parametrize(("bleed_db", "most"), [(-30, 6), (-20, 12)])
 def test_the_agent_heard_through_the_customer_channel_is_not_the_customer(tmp_path, config, bleed_db, most):
     """The bundled stereo call with the agent's voice leaking into the customer's channel: the customer's
     recognizer transcribes the leak, and before, the customer was given those words (11 at -30 dB, 79 at -20 dB,
-    where the agent's greeting came out twice). Words of the customer in the agent's speech alone: at most
-    ``most`` (at -20 dB, leaked words within 0.5 s of the customer's own replies stay the customer's)."""
+    where the agent's greeting came out twice). Words of the customer in the agent's speech alone: none farther
+    than ``WORD_TIME_SLACK_S`` from the customer's own speech, at most ``most`` in all (leaked words next to the
+    customer's replies with no twin on the agent's channel stay: on an AMD EPYC 6 at -30 dB and 5 at -20 dB, 9 and
+    10 before twins were dropped)."""
     from pipeline.audio.vad import speech_spans
 
     x = decode.load_audio(SAMPLES / "billing_stereo.flac").samples
@@ -85,7 +88,9 @@ def test_the_agent_heard_through_the_customer_channel_is_not_the_customer(tmp_pa
         return any(s.start <= t <= s.end for s in agent) and not any(s.start <= t <= s.end for s in customer)
 
     leaked = [w for w in result.alignment.words if w.speaker == customer_id and only_agent((w.start + w.end) / 2)]
-    assert len(leaked) <= most, [w.text for w in leaked]
+    far = [w for w in leaked if not any(s.start - WORD_TIME_SLACK_S <= w.end and w.start <= s.end + WORD_TIME_SLACK_S
+                                        for s in customer)]
+    assert not far and len(leaked) <= most, [w.text for w in leaked]
     said = " ".join(w.text.lower() for w in result.alignment.words if w.speaker == customer_id)
     assert "calling" not in said and "charged twice" in said
 

@@ -14,9 +14,9 @@ from pipeline.conversation.text import (
     is_open,
     is_question,
     questions,
-    syllables,
     tokens,
 )
+from pipeline.lexicons import syllables
 from pipeline.types import Alignment, AttributedWord, SpeakerSegment, Turn
 
 QUESTION_WORDS = DynamicsConfig().question_words

@@ -14,7 +14,9 @@ from pipeline.audio.decode import load_audio
 from pipeline.config import AsrConfig, VadConfig
 from pipeline.errors import ModelError
 from pipeline.models.asr import load_whisper, model_for, resolve_model
-from pipeline.transcription.transcribe import transcribe
+from pipeline.transcription import transcribe as transcription
+from pipeline.transcription.transcribe import collapse_repeats, transcribe
+from pipeline.types import Word
 
 from .conftest import EVAL, PYANNOTE_SAMPLE, SAMPLES
 
@@ -81,10 +83,47 @@ def test_repetition_loops_are_dropped():
     assert transcribe(model_for(config), samples, strict, per_channel=False).words == ()
 
 
+def _said(*timed: tuple[str, float, float]) -> list[Word]:
+    return [Word(start, end, text, 0.5, -1) for text, start, end in timed]
+
+
+def test_one_word_said_again_faster_than_anyone_speaks_is_kept_once():
+    loop = _said(("Okay.", 78.75, 79.01), ("Okay.", 79.01, 79.25), ("okay,", 79.25, 79.27), ("Okay.", 79.27, 79.41),
+                 ("Okay.", 79.41, 79.51), ("I", 79.51, 79.51), ("guess", 79.51, 79.6))
+    assert [(w.text, w.start, w.end) for w in collapse_repeats(loop)] == [("Okay.", 78.75, 79.51), ("I", 79.51, 79.51),
+                                                                         ("guess", 79.51, 79.6)]
+    spoken = _said(("Bye", 51.48, 51.6), ("bye.", 51.6, 51.94), ("No,", 60.0, 60.25), ("no,", 60.35, 60.6),
+                   ("no.", 60.7, 60.95))
+    assert collapse_repeats(spoken) == spoken  # at a speaking pace
+    apart = _said(("Okay.", 70.0, 70.1), ("Okay.", 75.0, 75.1), ("Okay.", 75.1, 75.2), ("Okay.", 75.2, 75.3))
+    assert [w.start for w in collapse_repeats(apart)] == [70.0, 75.0]  # an earlier "okay" is not part of the loop
+
+
+def test_a_short_loop_on_one_word_of_a_real_call_is_one_word(monkeypatch, tmp_path):
+    """HarperValleyBank ``a7ccc3379af44b9f`` as mono (``scripts/eval_calls.py``): tiny.en writes the agent's "okay,
+    got you all set up" as five "Okay." in 0.8 s and "okay, you have a great day" with three: too short for the
+    compression guard, and six acknowledgements in the agent's scores that nobody said."""
+    from scripts.eval_calls import CALLS, build_versions
+
+    mix = load_audio(build_versions(CALLS, "a7ccc3379af44b9f", tmp_path)["mono"]).samples
+    config = AsrConfig()
+
+    def okays(words):
+        return [[w for w in words if lo < w.start < hi and w.text.lower().strip(".,") == "okay"]
+                for lo, hi in ((78.0, 80.0), (86.0, 88.0))]
+
+    kept = okays(transcribe(model_for(config), mix, config, per_channel=False).words)
+    monkeypatch.setattr(transcription, "collapse_repeats", list)
+    looped = okays(transcribe(model_for(config), mix, config, per_channel=False).words)
+    assert [len(x) for x in looped] == [5, 3] and [len(x) for x in kept] == [1, 1]
+    assert [(w.start, w.end) for w in kept[0]] == [(looped[0][0].start, looped[0][-1].end)]
+
+
 def test_a_looping_window_is_decoded_again():
     """A real agent (HarperValleyBank ``a7ccc3379af44b9f``, the bank's name as hotwords): with one BLAS thread,
-    tiny.en loops on "I'm sorry." over the whole first minute, which held the greeting and the booking.
-    Decoded again with no 3-token sequence twice, that minute comes back; without the retry it is lost."""
+    tiny.en loops on "I'm sorry." over the whole first minute on some x86_64 CPUs (not on others: the float
+    kernels differ), which held the greeting and the booking. Decoded again with no 3-token sequence twice,
+    that minute comes back; without the retry it is lost."""
     from threadpoolctl import threadpool_limits
 
     agent = load_audio(EVAL / "harper-valley" / "audio" / "agent" / "a7ccc3379af44b9f.wav").samples
@@ -97,7 +136,9 @@ def test_a_looping_window_is_decoded_again():
     assert "harper valley national bank" in text and "what time would you like to come in" in text
     words = text.split()
     assert max(Counter(tuple(words[i:i + 4]) for i in range(len(words) - 3)).values()) <= 2
-    assert len(said) > len(lost) + 20 and said[0].start < 2.0 < lost[0].start
+    assert len(said) >= len(lost) and said[0].start < 2.0
+    if lost[0].start > 2.0:  # this CPU loops: the retry brings the minute back
+        assert len(said) > len(lost) + 20
 
 
 def test_unheard_stretches_are_long_speech_with_few_words():

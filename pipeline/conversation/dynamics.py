@@ -29,7 +29,7 @@ from itertools import pairwise
 import numpy as np
 
 from pipeline.config import DynamicsConfig
-from pipeline.conversation.text import FUNCTION_WORDS, asks, count_phrases, is_listener_token, syllables, tokens
+from pipeline.conversation.text import FUNCTION_WORDS, asks, count_phrases, is_listener_token, tokens
 from pipeline.conversation.timeline import (
     activity,
     by_speaker,
@@ -39,6 +39,7 @@ from pipeline.conversation.timeline import (
     speech_seconds,
     spurts,
 )
+from pipeline.lexicons import syllables
 from pipeline.types import (
     Alignment,
     AttributedWord,

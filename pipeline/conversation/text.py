@@ -1,5 +1,4 @@
-"""Words of a transcript: one tokenizer, one phrase matcher, one question detector, sentences and
-syllables.
+"""Words of a transcript: one tokenizer, one phrase matcher, one question detector and sentences.
 
 Tokens are lower case, curly apostrophes straightened, hyphens split, other punctuation dropped,
 digits kept: "Don\u2019t re-send $49!" reads ``don't re send 49``. Phrases are tokenized the same way
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 LEAD_INS = frozenset({"so", "and", "but", "okay", "ok", "well", "now", "then", "um", "uh", "alright"})
 OPEN_WITHIN_WORDS = 3  # an open-question start may begin this many words into the question
 SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+")
-DIGIT_SYLLABLES = {"0": 2, "1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 2, "8": 1, "9": 1}
 
 FUNCTION_WORDS = frozenset({
     "a", "an", "the", "and", "or", "but", "so", "to", "of", "in", "on", "at", "for", "with", "from", "by", "as",
@@ -154,28 +152,3 @@ def asks(turn: str, question_words: Collection[str]) -> bool:
     with a question word after lead-ins, or its last sentence ends with "?"."""
     said = sentences(turn)
     return bool(said) and (_opens_as_question(said[0], question_words) or _closes_as_question(said[-1]))
-
-
-# ---------------------------------------------------------------- syllables
-
-
-def syllables(word: str) -> int:
-    """Syllables of an English word by vowel groups (0 for a word without letters or digits).
-
-    Count runs of a, e, i, o, u, y; a final silent ``e`` does not count (but ``-le`` after a
-    consonant does: "ta-ble"), nor ``-ed`` after a letter other than t or d ("charged"); at least
-    one per word. Digits count as their spoken names ("7" = 2). About 90 % exact on English
-    running text; the errors (``-ia``, ``-eo``, hiatus) partly cancel over a call.
-    """
-    w = word.lower()
-    digits = sum(DIGIT_SYLLABLES[c] for c in w if c.isdigit())
-    w = re.sub(r"[^a-z]", "", w)
-    if not w:
-        return digits
-    n = len(re.findall(r"[aeiouy]+", w))
-    syllabic_le = w.endswith("le") and len(w) > 2 and w[-3] not in "aeiouy"
-    if n > 1 and w.endswith("e") and not w.endswith(("ee", "ye")) and not syllabic_le:
-        n -= 1
-    if n > 1 and w.endswith("ed") and len(w) > 3 and w[-3] not in "td":
-        n -= 1
-    return max(n, 1) + digits

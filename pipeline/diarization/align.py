@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -22,6 +23,7 @@ TURN_SNAP_S = 1.0  # a turn edge moves to its speaker's acoustic edge within thi
 SENTENCE_END = (".", "?", "!")
 HANDOVER_PAUSE_S = 0.3  # mending: words closer than this are spoken in one breath
 WORD_TIME_SLACK_S = 0.5  # mending: ASR word times are this far off the speech at most
+TWIN_S = 0.3  # bleed: the same word on both channels this close is one said once and heard twice
 
 
 def assign_speakers(
@@ -146,13 +148,18 @@ def mend_sentence_splits(
     return speakers, merge_touching(mended)
 
 
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9']", "", text.lower())
+
+
 def heard_through(words: tuple[Word, ...], segments: tuple[SpeakerSegment, ...],
                   channel_speaker: dict[int, str]) -> list[bool]:
     """Per word of a stereo call, whether it is the other party heard through this channel (bleed): its
-    channel is no party's (all it carried was bleed), or the word lies farther than ``WORD_TIME_SLACK_S`` from
-    every segment of its channel's party while another party's segment holds its middle. The channel
-    diarizer leaves bleed out of a party's speech, but the channel's recognizer transcribes it, and the
-    other channel holds the same words."""
+    channel is no party's (all it carried was bleed), or another party's segment holds its middle while it lies
+    farther than ``WORD_TIME_SLACK_S`` from every segment of its channel's party, or outside them all with the
+    same word on that party's channel, in its speech, within ``TWIN_S``. The channel diarizer leaves bleed out
+    of a party's speech, but the channel's recognizer transcribes it, and the other channel holds the same
+    words; a party's own word, mistimed next to its speech, has no such twin."""
     spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for seg in sorted(segments, key=lambda s: s.start):
         spans[seg.speaker].append((seg.start, seg.end))
@@ -163,12 +170,25 @@ def heard_through(words: tuple[Word, ...], segments: tuple[SpeakerSegment, ...],
         k = bisect.bisect_right(starts.get(spk, []), t1)
         return k > 0 and ends[spk][k - 1] >= t0
 
+    middles: dict[tuple[int, str], list[float]] = defaultdict(list)  # (channel, word) -> its middles, sorted
+    for w in words:
+        middles[w.channel, _key(w.text)].append((w.start + w.end) / 2)
+    for found in middles.values():
+        found.sort()
+    channel_of = {spk: ch for ch, spk in channel_speaker.items()}
+
+    def twin(w: Word, spk: str) -> bool:  # the same word on spk's channel, in spk's speech, about as said
+        found = middles.get((channel_of.get(spk, -2), _key(w.text)), [])
+        return any(near(spk, t, t) for t in _within(found, (w.start + w.end) / 2, TWIN_S))
+
     out = []
     for w in words:
         own = channel_speaker.get(w.channel)
         mid = (w.start + w.end) / 2
-        out.append(own is None or (not near(own, w.start - WORD_TIME_SLACK_S, w.end + WORD_TIME_SLACK_S)
-                                   and any(near(spk, mid, mid) for spk in spans if spk != own)))
+        others = [spk for spk in spans if spk != own and near(spk, mid, mid)]
+        far = not near(own, w.start - WORD_TIME_SLACK_S, w.end + WORD_TIME_SLACK_S)
+        out.append(own is None or (bool(others) and far)
+                   or (not near(own, w.start, w.end) and any(twin(w, spk) for spk in others)))
     return out
 
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from pipeline.audio.signal import block_bounds, frame_db, merge, release, release_freed_memory
 from pipeline.config import AsrConfig
+from pipeline.lexicons import syllables
 from pipeline.types import SAMPLE_RATE, Span, Transcript, Word
 
 WINDOW_S = 30.0  # Whisper's input window
 RECOVER_JOIN_S = 0.5  # speech spans closer than this make one stretch when looking for speech left without words
 RECOVER_PAD_S = 0.2  # audio kept either side of such a stretch when it is decoded again
 RECOVER_MAX_SHARE = 0.5  # above this share of the speech without words, the audio is not one the decoder skipped
+MAX_SYLLABLES_PER_S = 8.0  # one word said again and again faster than this is the decoder looping, not a person...
+REPEAT_SLACK_S = 0.2  # ...over the run's span widened by this much (a word's time is coarse)
 
 
 def _decode(model, samples: np.ndarray, config: AsrConfig, **guard: int) -> list:
@@ -40,6 +44,33 @@ def _words(segment, channel: int, offset_s: float, duration_s: float) -> list[Wo
             for w in segment.words or () if w.word.strip()]
 
 
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9']", "", text.lower())
+
+
+def collapse_repeats(words: Sequence[Word]) -> list[Word]:
+    """``words`` (in time order) with each run of one word said again faster than anyone speaks kept once.
+
+    Whisper can loop on a short word ("Okay. Okay. Okay. Okay. Okay." in 0.8 s where an agent said "okay" once,
+    on a real mono call): a segment too short for the compression guard of ``_kept``, and five acknowledgements
+    in the agent's scores. A run of the same word (letters, digits and apostrophes, case aside), each less than
+    ``REPEAT_SLACK_S`` after the last, whose syllables over its span, plus ``REPEAT_SLACK_S``, exceed
+    ``MAX_SYLLABLES_PER_S`` becomes its first word, ending where the run ends; "bye bye" or "no, no, no" at a
+    speaking pace stay."""
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        j = i + 1
+        while (j < len(words) and _key(words[j].text) and _key(words[j].text) == _key(words[i].text)
+               and words[j].start - words[j - 1].end < REPEAT_SLACK_S):
+            j += 1
+        run = words[i:j]
+        rate = sum(syllables(w.text) for w in run) / (run[-1].end - run[0].start + REPEAT_SLACK_S)
+        out += [dataclasses.replace(run[0], end=run[-1].end)] if len(run) > 1 and rate > MAX_SYLLABLES_PER_S else run
+        i = j
+    return out
+
+
 def _kept(model, audio: np.ndarray, segments: list, config: AsrConfig,
           words_of: Callable[[object, float], list[Word]]) -> list[Word]:
     """The words of ``segments`` decoded from ``audio`` (``words_of(segment, offset_s)``, the offset in ``audio``).
@@ -48,7 +79,7 @@ def _kept(model, audio: np.ndarray, segments: list, config: AsrConfig,
     stuck on one phrase ("I'm sorry. I'm sorry. ...") at temperature 0, where no fallback temperature may
     replace it, and the words it stands for are lost. Its audio is decoded once more, alone, with no
     ``loop_retry_ngram``-token sequence allowed twice (a decoding that starts elsewhere, and cannot loop);
-    what still compresses like a loop is dropped.
+    what still compresses like a loop is dropped. A short loop on one word is kept once (``collapse_repeats``).
     """
     words = []
     for segment in segments:
@@ -60,7 +91,7 @@ def _kept(model, audio: np.ndarray, segments: list, config: AsrConfig,
                                  no_repeat_ngram_size=config.loop_retry_ngram):
                 if again.compression_ratio <= config.max_compression_ratio:
                     words += words_of(again, lo / SAMPLE_RATE)
-    return words
+    return collapse_repeats(words)
 
 
 def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: int,
