@@ -2,7 +2,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import AlignConfig
-from pipeline.diarization.align import align, assign_speakers, build_turns, heard_through
+from pipeline.diarization.align import align, assign_speakers, build_turns, heard_through, trim_to_words
 from pipeline.types import AttributedWord, Diarization, SpeakerSegment, Transcript, Word
 
 
@@ -37,7 +37,7 @@ segment_lists = st.lists(
     st.builds(lambda spk, a, d: SpeakerSegment(spk, a, a + d), st.sampled_from("AB"), times,
               durations), min_size=1, max_size=30)
 word_lists = st.lists(
-    st.builds(lambda a, d: Word(a, a + d, "w", 0.9), times, durations.map(lambda d: d / 5)),
+    st.builds(lambda a, d: Word(a, a + d, "w", 0.9), times, st.one_of(st.just(0.0), durations.map(lambda d: d / 5))),
     max_size=60)
 
 
@@ -50,6 +50,56 @@ def test_sweep_matches_quadratic_reference(words, segments):
     assert all(got)
     for word, speaker, expected in zip(words, got, best, strict=True):
         assert abs(score(word, speaker, segments) - expected) < 1e-6
+
+
+def test_a_word_of_no_length_goes_to_the_speaker_whose_segment_holds_it():
+    """HarperValleyBank ``0091a706bc604188`` mono: tiny.en gives "right," of the agent's "All right, your balance"
+    no length (28.56-28.56 s); it overlapped no segment, and went to the caller, whose segment had ended 4.5 s
+    before, nearer than the agent's next one."""
+    segs = (SpeakerSegment("C", 22.82, 24.02), SpeakerSegment("A", 28.19, 30.85), SpeakerSegment("A", 34.76, 36.47))
+    words = (Word(23.27, 23.59, "checking", 0.9), Word(28.3, 28.56, "All", 0.9), Word(28.56, 28.56, "right,", 0.9),
+             Word(28.74, 28.78, "your", 0.9))
+    assert assign_speakers(words, segs) == ["C", "A", "A", "A"]
+
+
+def test_in_an_overlap_a_new_sentence_goes_to_the_one_who_came_in():
+    """HarperValleyBank ``eb82ec7b5f0944ca`` mono: the caller's segment (44.60-47.74 s) holds the agent's whole
+    reply (46.02-47.85 s). "today." ends the caller's sentence; "Okay, thank you." lies in both segments and went
+    to whoever spoke the word before it, the caller. A sentence goes on with its speaker; a new one, in an overlap,
+    goes to the speaker whose segment began last."""
+    segs = (SpeakerSegment("C", 44.60, 47.74), SpeakerSegment("A", 46.02, 47.85))
+    words = (Word(45.83, 46.05, "all", 0.9), Word(46.05, 46.07, "for", 0.9), Word(46.07, 46.07, "today.", 0.9),
+             Word(46.07, 46.39, "Okay,", 0.9), Word(46.71, 46.75, "thank", 0.9), Word(46.75, 47.23, "you.", 0.9))
+    assert assign_speakers(words, segs) == ["C", "C", "C", "A", "A", "A"]
+    going_on = (*words[:2], Word(46.07, 46.39, "today,", 0.9), Word(46.39, 46.6, "thanks.", 0.9))
+    assert assign_speakers(going_on, segs) == ["C", "C", "C", "C"]
+
+
+def test_a_voice_heard_going_on_under_the_other_s_words_is_cut_after_its_last_word():
+    """``eb82ec7b5f0944ca`` mono: the caller's segment runs 1.7 s past "today." under the agent's reply; it ends
+    0.5 s after the caller's last word. The agent's head, the caller's backchannel with no word and a tail
+    in silence stay."""
+    segs = (SpeakerSegment("C", 44.60, 47.74), SpeakerSegment("A", 46.02, 47.85), SpeakerSegment("C", 47.0, 47.3),
+            SpeakerSegment("A", 50.0, 53.0))
+    words = (Word(44.79, 45.03, "No,", 0.9), Word(46.05, 46.07, "today.", 0.9), Word(46.07, 46.39, "Okay,", 0.9),
+             Word(47.57, 47.67, "a", 0.9), Word(50.2, 50.5, "Bye.", 0.9))
+    trimmed = trim_to_words(words, ["C", "C", "A", "A", "A"], segs)
+    assert [(s.speaker, s.start, round(s.end, 2)) for s in trimmed] == [
+        ("C", 44.60, 46.57), ("A", 46.02, 47.85), ("C", 47.0, 47.3), ("A", 50.0, 53.0)]
+
+
+def test_a_sentence_split_evenly_in_an_overlap_is_its_beginner_s():
+    """``eb82ec7b5f0944ca`` mu-law: the caller's segment outlasts the agent's by 0.09 s, so "good day." of the
+    agent's "Have a good day." overlapped the caller's more and went to the caller, who kept a segment to
+    47.85 s. The sentence goes back to who began it, and the caller's segment ends 0.5 s after "today."."""
+    segs = (SpeakerSegment("C", 44.60, 47.85), SpeakerSegment("A", 46.02, 47.76))
+    words = (Word(44.79, 45.03, "No,", 0.9), Word(46.09, 46.09, "today.", 0.9), Word(46.09, 46.39, "Okay,", 0.9),
+             Word(46.75, 47.25, "you.", 0.9), Word(47.25, 47.57, "Have", 0.9), Word(47.57, 47.63, "a", 0.9),
+             Word(47.63, 47.79, "good", 0.9), Word(47.79, 48.49, "day.", 0.9))
+    result = align(Transcript(words, "tiny.en", "int8", "en"), Diarization("embedding", segs), AlignConfig())
+    assert [w.speaker for w in result.words] == ["S1", "S1", "S2", "S2", "S2", "S2", "S2", "S2"]
+    assert [(s.speaker, s.start, round(s.end, 2)) for s in result.segments] == [("S1", 44.60, 46.59),
+                                                                              ("S2", 46.02, 47.76)]
 
 
 def test_a_word_after_a_longer_one_counts_only_the_segments_it_overlaps():

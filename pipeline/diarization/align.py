@@ -23,6 +23,7 @@ TURN_SNAP_S = 1.0  # a turn edge moves to its speaker's acoustic edge within thi
 SENTENCE_END = (".", "?", "!")
 HANDOVER_PAUSE_S = 0.3  # mending: words closer than this are spoken in one breath
 WORD_TIME_SLACK_S = 0.5  # mending: ASR word times are this far off the speech at most
+EDGE_SLACK_S = 0.25  # trimming: a segment of another speaker holds a stretch but this much at either end
 TWIN_S = 0.3  # bleed: the same word on both channels this close is one said once and heard twice
 
 
@@ -33,8 +34,10 @@ def assign_speakers(
     """The speaker of each word, in one sweep over both lists sorted by start time.
 
     A word from a channel that belongs to one party goes to that party. Otherwise the speaker
-    whose segments overlap the word most wins; ties go to the previous word's speaker; a word in
-    a gap goes to the nearest segment. Every word gets a speaker when any segment exists.
+    whose segments overlap the word most wins (a word of no length: the segment it lies deepest in); ties go
+    to the previous word's speaker, or after the end of a sentence to the speaker whose segment began last
+    (in an overlap, the one who finishes a sentence gives way to the one who came in); a word in a gap goes
+    to the nearest segment. Every word gets a speaker when any segment exists.
     O((words + segments) * overlapping segments).
     """
     channel_speaker = channel_speaker or {}
@@ -46,7 +49,7 @@ def assign_speakers(
     active: list[SpeakerSegment] = []
     last_ended: SpeakerSegment | None = None
     j = 0
-    previous = ""
+    previous, ended = "", False
     for i in order:
         word = words[i]
         if word.channel in channel_speaker:
@@ -64,13 +67,21 @@ def assign_speakers(
                 still.append(seg)
         active = still
         overlap: dict[str, float] = defaultdict(float)
+        point = word.end <= word.start  # the recognizer gives a word crammed between two others no length
         for seg in active:  # an earlier, longer word may have taken in segments that start after this one
-            if (shared := min(seg.end, word.end) - max(seg.start, word.start)) > 0:
+            if point and seg.start <= word.start <= seg.end:  # held: the deeper inside, the likelier
+                overlap[seg.speaker] = max(overlap[seg.speaker], min(word.start - seg.start, seg.end - word.start))
+            elif (shared := min(seg.end, word.end) - max(seg.start, word.start)) > 0:
                 overlap[seg.speaker] += shared
         if overlap:
             best = max(overlap.values())
             tied = [s for s, v in overlap.items() if v >= best - 1e-9]
-            speaker = previous if previous in tied else tied[0]
+            if previous in tied and not ended:
+                speaker = previous
+            else:  # after a sentence's end, the one who came in last takes the floor
+                speaker = max(tied, key=lambda spk: max((seg.start for seg in active
+                                                         if seg.speaker == spk and seg.start <= word.end),
+                                                        default=-np.inf))
         else:
             ahead = min([s for s in active if s.start >= word.end] + segs[j : j + 1], key=lambda s: s.start,
                         default=None)
@@ -78,6 +89,7 @@ def assign_speakers(
             after = ahead.start - word.end if ahead else float("inf")
             speaker = last_ended.speaker if before <= after or ahead is None else ahead.speaker
         result[i] = previous = speaker
+        ended = word.text.rstrip("\"')").endswith((".", "?", "!"))
     return result
 
 
@@ -104,11 +116,11 @@ def mend_sentence_splits(
     breath. On a mono call the embedding diarizer sometimes switches speakers within one stretch of
     speech ("Is there anything else I can | help you with today?"): short pieces are hard to tell
     apart by voice. The first or last words of a sentence (no pause inside it) said by one speaker go
-    to the speaker who says most of the sentence, unless that speaker is talking during most of
-    them, or their speech stands apart from the majority's by a pause (``_paused``). Words in the
-    middle of the sentence are left alone: there another speaker is interjecting (a backchannel),
-    not taking over. The other speaker's segments lying wholly under the words that move (with
-    ``WORD_TIME_SLACK_S``) go with them.
+    to the speaker who says most of the sentence (of a sentence split evenly, who began it: "Have a |
+    good day."), unless that speaker is talking during most of them, or their speech stands apart from
+    the majority's by a pause (``_paused``). Words in the middle of the sentence are left alone: there
+    another speaker is interjecting (a backchannel), not taking over. The other speaker's segments lying
+    wholly under the words that move (with ``WORD_TIME_SLACK_S``) go with them.
 
     Returns
     -------
@@ -122,8 +134,10 @@ def mend_sentence_splits(
         if len(counts) < 2:
             continue
         majority = max(counts, key=counts.get)
-        if sorted(counts.values())[-2] == counts[majority]:
-            continue
+        if sorted(counts.values())[-2] == counts[majority]:  # split evenly: it is the sentence of who began it
+            majority = said[0]
+            if counts[majority] < max(counts.values()):
+                continue
         k = 0
         while k < len(sentence):
             end = k
@@ -201,6 +215,45 @@ def _paused(segments: tuple[SpeakerSegment, ...], minority: str, majority: str, 
     theirs = [s for s in segments if s.speaker == majority]
     return bool(under) and all(max(a.start, b.start) - min(a.end, b.end) >= HANDOVER_PAUSE_S
                                for a in under for b in theirs)
+
+
+def trim_to_words(words: tuple[Word, ...], speakers: list[str],
+                  segments: tuple[SpeakerSegment, ...]) -> tuple[SpeakerSegment, ...]:
+    """Mono: a segment's head before its speaker's first word in it, or tail after the last, by more than
+    ``WORD_TIME_SLACK_S``, is cut where another speaker's segment holds it whole (but ``EDGE_SLACK_S`` at either
+    end: two voices' edges seldom meet exactly).
+
+    The segmentation model can hear a voice go on under the other party's reply (on a real call, the caller
+    for 1.1 s after "that was all for today" while the agent said "okay, thank you, have a good day"); the
+    words say who spoke there. A segment with no word of its speaker (a backchannel the recognizer left out)
+    is left whole, and so is an edge where nobody else talks (a pause, a breath)."""
+    mids: dict[str, list[tuple[float, float, float]]] = defaultdict(list)  # speaker -> (middle, start, end)
+    for w, spk in zip(words, speakers, strict=True):
+        mids[spk].append(((w.start + w.end) / 2, w.start, w.end))
+    for found in mids.values():
+        found.sort()
+    starts: dict[str, list[float]] = defaultdict(list)
+    reach: dict[str, list[float]] = defaultdict(list)  # the latest end of the segments starting so far
+    for seg in sorted(segments, key=lambda s: s.start):
+        starts[seg.speaker].append(seg.start)
+        reach[seg.speaker].append(max(seg.end, reach[seg.speaker][-1] if reach[seg.speaker] else seg.end))
+
+    def held(spk: str, a: float, b: float) -> bool:  # a segment of another speaker holds [a, b], edges aside
+        a, b = a + EDGE_SLACK_S, b - EDGE_SLACK_S
+        return any((k := bisect.bisect_right(starts[o], a)) > 0 and reach[o][k - 1] >= b for o in starts if o != spk)
+
+    out = []
+    for seg in segments:
+        own = mids.get(seg.speaker, [])
+        said = own[bisect.bisect_left(own, (seg.start,)) : bisect.bisect_right(own, (seg.end, np.inf, np.inf))]
+        start, end = seg.start, seg.end
+        if said:
+            head = min(w[1] for w in said) - WORD_TIME_SLACK_S
+            tail = max(w[2] for w in said) + WORD_TIME_SLACK_S
+            start = head if head > start and held(seg.speaker, start, head) else start
+            end = tail if tail < end and held(seg.speaker, tail, end) else end
+        out.append(SpeakerSegment(seg.speaker, start, end))
+    return tuple(out)
 
 
 def merge_touching(segments: list[SpeakerSegment]) -> tuple[SpeakerSegment, ...]:
@@ -288,6 +341,7 @@ def align(transcript: Transcript, diarization: Diarization, config: AlignConfig)
     found = diarization.segments
     if not channel_speaker:
         speakers, found = mend_sentence_splits(said, speakers, found)
+        found = trim_to_words(said, speakers, found)
     first: dict[str, float] = {}
     for seg in found:
         first[seg.speaker] = min(first.get(seg.speaker, seg.start), seg.start)
