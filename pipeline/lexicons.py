@@ -1,6 +1,6 @@
 """The English phrase lists behind the default lexicons of the config (matched on normalized words: lower case,
-no punctuation, hyphens split), and the syllables of an English word. A phrase two lexicons share is defined
-once here. Sites with other wording replace a list in their config file."""
+no punctuation, hyphens split), a word's comparison key and the syllables of an English word. A phrase two
+lexicons share is defined once here. Sites with other wording replace a list in their config file."""
 
 from __future__ import annotations
 
@@ -117,6 +117,15 @@ OPEN_QUESTION_STARTS = (
     "can you tell", "could you describe", "can you describe", "could you explain", "can you explain", "describe",
     "explain", "walk me through", "help me understand",
 )
+
+
+# ---------------------------------------------------------------- words
+
+
+def word_key(text: str) -> str:
+    """A recognized word as compared with another: lower case, letters, digits and apostrophes only ("Okay," and
+    "okay." are one word)."""
+    return re.sub(r"[^a-z0-9']", "", text.lower())
 
 
 # ---------------------------------------------------------------- syllables

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import bisect
-import re
 from collections import defaultdict
 
 import numpy as np
 
 from pipeline.config import AlignConfig
+from pipeline.lexicons import word_key
 from pipeline.types import (
     Alignment,
     AttributedWord,
@@ -89,7 +89,7 @@ def assign_speakers(
             after = ahead.start - word.end if ahead else float("inf")
             speaker = last_ended.speaker if before <= after or ahead is None else ahead.speaker
         result[i] = previous = speaker
-        ended = word.text.rstrip("\"')").endswith((".", "?", "!"))
+        ended = word.text.rstrip().endswith(SENTENCE_END)
     return result
 
 
@@ -162,10 +162,6 @@ def mend_sentence_splits(
     return speakers, merge_touching(mended)
 
 
-def _key(text: str) -> str:
-    return re.sub(r"[^a-z0-9']", "", text.lower())
-
-
 def heard_through(words: tuple[Word, ...], segments: tuple[SpeakerSegment, ...],
                   channel_speaker: dict[int, str]) -> list[bool]:
     """Per word of a stereo call, whether it is the other party heard through this channel (bleed): its
@@ -186,13 +182,13 @@ def heard_through(words: tuple[Word, ...], segments: tuple[SpeakerSegment, ...],
 
     middles: dict[tuple[int, str], list[float]] = defaultdict(list)  # (channel, word) -> its middles, sorted
     for w in words:
-        middles[w.channel, _key(w.text)].append((w.start + w.end) / 2)
+        middles[w.channel, word_key(w.text)].append((w.start + w.end) / 2)
     for found in middles.values():
         found.sort()
     channel_of = {spk: ch for ch, spk in channel_speaker.items()}
 
     def twin(w: Word, spk: str) -> bool:  # the same word on spk's channel, in spk's speech, about as said
-        found = middles.get((channel_of.get(spk, -2), _key(w.text)), [])
+        found = middles.get((channel_of.get(spk, -2), word_key(w.text)), [])
         return any(near(spk, t, t) for t in _within(found, (w.start + w.end) / 2, TWIN_S))
 
     out = []

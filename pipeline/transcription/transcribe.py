@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from pipeline.audio.signal import block_bounds, frame_db, merge, release, release_freed_memory
 from pipeline.config import AsrConfig
-from pipeline.lexicons import syllables
+from pipeline.lexicons import syllables, word_key
 from pipeline.types import SAMPLE_RATE, Span, Transcript, Word
 
 WINDOW_S = 30.0  # Whisper's input window
@@ -44,10 +43,6 @@ def _words(segment, channel: int, offset_s: float, duration_s: float) -> list[Wo
             for w in segment.words or () if w.word.strip()]
 
 
-def _key(text: str) -> str:
-    return re.sub(r"[^a-z0-9']", "", text.lower())
-
-
 def collapse_repeats(words: Sequence[Word]) -> list[Word]:
     """``words`` (in time order) with each run of one word said again faster than anyone speaks kept once.
 
@@ -61,7 +56,8 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
     i = 0
     while i < len(words):
         j = i + 1
-        while (j < len(words) and _key(words[j].text) and _key(words[j].text) == _key(words[i].text)
+        key = word_key(words[i].text)
+        while (j < len(words) and key and word_key(words[j].text) == key
                and words[j].start - words[j - 1].end < REPEAT_SLACK_S):
             j += 1
         run = words[i:j]
