@@ -15,7 +15,7 @@ from pipeline.config import AsrConfig, VadConfig
 from pipeline.errors import ModelError
 from pipeline.models.asr import load_whisper, model_for, resolve_model
 from pipeline.transcription import transcribe as transcription
-from pipeline.transcription.transcribe import collapse_repeats, transcribe
+from pipeline.transcription.transcribe import collapse_repeats, drop_crammed, transcribe
 from pipeline.types import Word
 
 from .conftest import EVAL, PYANNOTE_SAMPLE, SAMPLES
@@ -99,6 +99,25 @@ def test_one_word_said_again_faster_than_anyone_speaks_is_kept_once():
     assert [w.start for w in collapse_repeats(apart)] == [70.0, 75.0]  # an earlier "okay" is not part of the loop
 
 
+def test_words_written_with_no_time_to_say_them_are_dropped():
+    """The ends of two real agent channels: twelve words in 0.12 s after "good day." (the bank's name as hotwords),
+    and "All right. Thank you very much." in 0.28 s where the agent said "alright" and a word nobody could write.
+    The words the aligner found no time for go; words squeezed at the end of a turn, and a quick sentence, stay."""
+    tail = _said(("good", 47.68, 47.78), ("day.", 47.78, 48.04), ("is", 48.04, 48.04), ("going", 48.04, 48.06),
+                 ("to", 48.06, 48.08), ("be", 48.08, 48.08), ("the", 48.08, 48.08), ("first", 48.08, 48.08),
+                 ("time", 48.08, 48.08), ("I've", 48.08, 48.12), ("been", 48.12, 48.12), ("working", 48.12, 48.12),
+                 ("on", 48.12, 48.12), ("this.", 48.12, 48.16))
+    assert [w.text for w in drop_crammed(tail)] == ["good", "day."]
+    end = _said(("All", 91.31, 91.53), ("right.", 91.53, 91.53), ("Thank", 91.53, 91.53), ("you", 91.53, 91.57),
+                ("very", 91.57, 91.59), ("much.", 91.59, 91.59))
+    assert [w.text for w in drop_crammed(end)] == ["All"]
+    squeezed = _said(("That", 45.49, 45.65), ("was", 45.65, 45.83), ("all", 45.83, 46.05), ("for", 46.05, 46.07),
+                     ("today.", 46.07, 46.07))
+    quick = _said(("Is", 34.76, 34.98), ("there", 34.98, 35.08), ("anything", 35.08, 35.34), ("else", 35.34, 35.56),
+                  ("I", 35.56, 35.66), ("can", 35.66, 35.78), ("help", 35.78, 35.94), ("you", 35.94, 36.06))
+    assert drop_crammed(squeezed) == squeezed and drop_crammed(quick) == quick
+
+
 def test_a_short_loop_on_one_word_of_a_real_call_is_one_word(monkeypatch, tmp_path):
     """HarperValleyBank ``a7ccc3379af44b9f`` as mono (``scripts/eval_calls.py``): tiny.en writes the agent's "okay,
     got you all set up" as five "Okay." in 0.8 s and "okay, you have a great day" with three: too short for the
@@ -114,6 +133,7 @@ def test_a_short_loop_on_one_word_of_a_real_call_is_one_word(monkeypatch, tmp_pa
 
     kept = okays(transcribe(model_for(config), mix, config, per_channel=False).words)
     monkeypatch.setattr(transcription, "collapse_repeats", list)
+    monkeypatch.setattr(transcription, "drop_crammed", list)
     looped = okays(transcribe(model_for(config), mix, config, per_channel=False).words)
     assert [len(x) for x in looped] == [5, 3] and [len(x) for x in kept] == [1, 1]
     assert [(w.start, w.end) for w in kept[0]] == [(looped[0][0].start, looped[0][-1].end)]

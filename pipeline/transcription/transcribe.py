@@ -18,6 +18,9 @@ RECOVER_PAD_S = 0.2  # audio kept either side of such a stretch when it is decod
 RECOVER_MAX_SHARE = 0.5  # above this share of the speech without words, the audio is not one the decoder skipped
 MAX_SYLLABLES_PER_S = 8.0  # one word said again and again faster than this is the decoder looping, not a person...
 REPEAT_SLACK_S = 0.2  # ...over the run's span widened by this much (a word's time is coarse)
+CRAMMED_SYLLABLES_PER_S = 12.0  # four or more words in a row this dense were not all said...
+CRAMMED_WORDS = (4, 16)  # ...judged over windows of this many consecutive words...
+NO_LENGTH_S = 0.05  # ...and those of them the aligner found no time for were not said at all
 
 
 def _decode(model, samples: np.ndarray, config: AsrConfig, **guard: int) -> list:
@@ -67,6 +70,31 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
     return out
 
 
+def drop_crammed(words: Sequence[Word]) -> list[Word]:
+    """``words`` (in time order) less those written where there was no time to say them.
+
+    Whisper can go on writing past the speech it heard: "All right. Thank you very much." in 0.28 s where an
+    agent said "alright" and a word nobody could write (a real mono call), or, with the bank's name as hotwords,
+    "is going to be the first time I've been working on this." in 0.12 s after an agent's goodbye. In a window
+    of ``CRAMMED_WORDS`` consecutive words, each less than ``REPEAT_SLACK_S`` after the last, whose syllables
+    over its span, plus ``REPEAT_SLACK_S``, exceed ``CRAMMED_SYLLABLES_PER_S``, the words the aligner gave less
+    than ``NO_LENGTH_S`` are dropped; the others there kept time with the audio. Words squeezed at a turn's end
+    ("all for today." in 0.26 s) are too few, at too slow a rate, to count."""
+    least, most = CRAMMED_WORDS
+    said = [syllables(w.text) for w in words]
+    crammed: set[int] = set()
+    for i in range(len(words)):
+        total = 0
+        for j in range(i, min(len(words), i + most)):
+            if j > i and words[j].start - words[j - 1].end >= REPEAT_SLACK_S:
+                break
+            total += said[j]
+            span = words[j].end - words[i].start + REPEAT_SLACK_S
+            if j + 1 - i >= least and total > CRAMMED_SYLLABLES_PER_S * span:
+                crammed.update(k for k in range(i, j + 1) if words[k].end - words[k].start < NO_LENGTH_S)
+    return [w for k, w in enumerate(words) if k not in crammed]
+
+
 def _kept(model, audio: np.ndarray, segments: list, config: AsrConfig,
           words_of: Callable[[object, float], list[Word]]) -> list[Word]:
     """The words of ``segments`` decoded from ``audio`` (``words_of(segment, offset_s)``, the offset in ``audio``).
@@ -75,7 +103,8 @@ def _kept(model, audio: np.ndarray, segments: list, config: AsrConfig,
     stuck on one phrase ("I'm sorry. I'm sorry. ...") at temperature 0, where no fallback temperature may
     replace it, and the words it stands for are lost. Its audio is decoded once more, alone, with no
     ``loop_retry_ngram``-token sequence allowed twice (a decoding that starts elsewhere, and cannot loop);
-    what still compresses like a loop is dropped. A short loop on one word is kept once (``collapse_repeats``).
+    what still compresses like a loop is dropped. A short loop on one word is kept once (``collapse_repeats``),
+    and words written with no time to say them are dropped (``drop_crammed``).
     """
     words = []
     for segment in segments:
@@ -87,7 +116,7 @@ def _kept(model, audio: np.ndarray, segments: list, config: AsrConfig,
                                  no_repeat_ngram_size=config.loop_retry_ngram):
                 if again.compression_ratio <= config.max_compression_ratio:
                     words += words_of(again, lo / SAMPLE_RATE)
-    return collapse_repeats(words)
+    return drop_crammed(collapse_repeats(words))
 
 
 def transcribe_channel(model, samples: np.ndarray, config: AsrConfig, channel: int,
