@@ -46,6 +46,11 @@ def _words(segment, channel: int, offset_s: float, duration_s: float) -> list[Wo
             for w in segment.words or () if w.word.strip()]
 
 
+def _pace(said: int, first: Word, last: Word) -> float:
+    """Syllables per second over the words from ``first`` to ``last``, the span widened by ``REPEAT_SLACK_S``."""
+    return said / (last.end - first.start + REPEAT_SLACK_S)
+
+
 def collapse_repeats(words: Sequence[Word]) -> list[Word]:
     """``words`` (in time order) with each run of one word said again faster than anyone speaks kept once.
 
@@ -64,8 +69,8 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
                and words[j].start - words[j - 1].end < REPEAT_SLACK_S):
             j += 1
         run = words[i:j]
-        rate = sum(syllables(w.text) for w in run) / (run[-1].end - run[0].start + REPEAT_SLACK_S)
-        out += [dataclasses.replace(run[0], end=run[-1].end)] if len(run) > 1 and rate > MAX_SYLLABLES_PER_S else run
+        looped = len(run) > 1 and _pace(sum(syllables(w.text) for w in run), run[0], run[-1]) > MAX_SYLLABLES_PER_S
+        out += [dataclasses.replace(run[0], end=run[-1].end)] if looped else run
         i = j
     return out
 
@@ -89,8 +94,7 @@ def drop_crammed(words: Sequence[Word]) -> list[Word]:
             if j > i and words[j].start - words[j - 1].end >= REPEAT_SLACK_S:
                 break
             total += said[j]
-            span = words[j].end - words[i].start + REPEAT_SLACK_S
-            if j + 1 - i >= least and total > CRAMMED_SYLLABLES_PER_S * span:
+            if j + 1 - i >= least and _pace(total, words[i], words[j]) > CRAMMED_SYLLABLES_PER_S:
                 crammed.update(k for k in range(i, j + 1) if words[k].end - words[k].start < NO_LENGTH_S)
     return [w for k, w in enumerate(words) if k not in crammed]
 
