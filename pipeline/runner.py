@@ -53,8 +53,10 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
     The same inputs give the same result whatever the process's thread counts: numpy's BLAS runs on
     ``BLAS_THREADS`` here (the Whisper features are a matrix product whose rounding depends on how many
     threads split it, and a last-bit change can turn a window's decoding); the ASR's own threads do not
-    change its result (``docs/reliability.md``).
+    change its result (``docs/reliability.md``). Large blocks of memory go back to the system when freed
+    (``signal.map_large_blocks``).
     """
+    signal.map_large_blocks()
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         return _analyze(path, config, hook, call_id, metadata)
 

