@@ -54,7 +54,7 @@ def test_a_call_longer_than_a_block_is_transcribed_in_blocks_on_one_timeline(mon
     agent = load_audio(SAMPLES / "billing_stereo.flac").samples[:1]
     model, config = model_for(AsrConfig()), AsrConfig()
     whole = transcribe(model, agent, config, per_channel=True).words
-    monkeypatch.setattr(transcription, "BLOCK_S", 20.0)
+    monkeypatch.setattr(transcription, "ASR_BLOCK_S", 20.0)
     monkeypatch.setattr(signal, "SEARCH_S", 5.0)
     assert len(signal.block_bounds(signal.frame_db(agent[0]), agent.shape[1], 20.0)) >= 2
     blocked = transcribe(model, agent, config, per_channel=True).words

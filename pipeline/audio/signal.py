@@ -21,7 +21,7 @@ from pipeline.types import SAMPLE_RATE, Span
 
 FRAME = SAMPLE_RATE // 100  # 10 ms
 FRAME_S = FRAME / SAMPLE_RATE
-BLOCK_S = 300.0  # a long signal is processed in blocks of about this long (Silero; the ASR's are shorter)...
+BLOCK_S = 300.0  # a long signal is processed in blocks of about this long (Silero; the ASR: ASR_BLOCK_S)...
 SEARCH_S = 30.0  # ...each ending at the quietest point this close before its nominal end
 CUT_S = 0.3  # ... averaged over this long
 LEVEL_BLOCK = 1 << 12  # frames per step of frame_db (10 MB of float64 samples)

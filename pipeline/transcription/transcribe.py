@@ -15,8 +15,8 @@ from pipeline.models.asr import FRONT_END, decoders
 from pipeline.types import SAMPLE_RATE, Span, Transcript, Word
 
 WINDOW_S = 30.0  # Whisper's input window
-BLOCK_S = 120.0  # a signal is decoded in blocks of about this long, cut at quiet points, as many at once as there are
-# decoders, each holding its block's features; 9 min of real calls: no more word errors than in blocks of 300 s
+ASR_BLOCK_S = 120.0  # a signal is decoded in blocks of about this long, cut at quiet points, as many at once as
+# there are decoders, each holding its block's features; 9 min of real calls: no more word errors than in 300-s blocks
 RECOVER_JOIN_S = 0.5  # speech spans closer than this make one stretch when looking for speech left without words
 RECOVER_PAD_S = 0.2  # audio kept either side of such a stretch when it is decoded again
 RECOVER_MAX_SHARE = 0.5  # above this share of the speech without words, the audio is not one the decoder skipped
@@ -274,7 +274,7 @@ def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool,
 
     ``samples`` has shape (channels, n). With ``asr.batch_size`` and the speech ``spans`` of each signal (one
     sequence per channel, or one for the mix), the windows around the speech are decoded in batches
-    (``_transcribe_windows``). Otherwise each signal is transcribed in blocks of about ``BLOCK_S``, cut at quiet
+    (``_transcribe_windows``). Otherwise each signal is transcribed in blocks of about ``ASR_BLOCK_S``, cut at quiet
     points (``signal.block_bounds``), so that the recognizer's features and memory stay those of one block;
     ``models.asr.decoders`` blocks are decoded at once (the channels of a stereo call, the blocks of a long one).
     The blocks, and so the words, do not depend on how many. With the spans, speech the decoder skipped is
@@ -285,7 +285,8 @@ def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool,
     if config.batch_size and spans is not None:
         said = [_transcribe_windows(model, x, spans[k], config, channel) for k, (channel, x) in enumerate(signals)]
     else:
-        jobs = [(k, lo, hi) for k, (_, x) in enumerate(signals) for lo, hi in block_bounds(frame_db(x), n, BLOCK_S)]
+        jobs = [(k, lo, hi) for k, (_, x) in enumerate(signals)
+                for lo, hi in block_bounds(frame_db(x), n, ASR_BLOCK_S)]
 
         def decode(job: tuple[int, int, int]) -> list[Word]:
             k, lo, hi = job
