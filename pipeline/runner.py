@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
@@ -20,7 +21,7 @@ from pipeline.metadata import CallMetadata
 from pipeline.models import asr
 from pipeline.models import pyannote as pyannote_model
 from pipeline.transcription import transcribe
-from pipeline.types import Assessment, CallResult
+from pipeline.types import Assessment, CallResult, Diarization
 
 BLAS_THREADS = 1  # numpy's BLAS rounds differently with each thread count: one, whatever the worker has
 
@@ -50,6 +51,9 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
     Pure in its inputs: models load once per process behind ``lru_cache``, so a process pool or
     a distributed engine can run it unchanged. Raises ``CallscopeError`` subclasses only.
 
+    With two decoders or more, the embedding diarizer (which needs no words) runs beside the ASR, on the core a
+    decoder leaves free while the last blocks decode (a call under 2.5 minutes is one block).
+
     The same inputs give the same result whatever the process's thread counts: numpy's BLAS runs on
     ``BLAS_THREADS`` here (the Whisper features are a matrix product whose rounding depends on how many
     threads split it, and a last-bit change can turn a window's decoding); the ASR's own threads do not
@@ -72,30 +76,43 @@ def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str |
         found = echo.find_echo(rec.samples, config.diarization)
         rec = dataclasses.replace(rec, samples=echo.cancel_echo(rec.samples, found)) if found else rec
     with _stage("vad", call_id, timings, hook):
-        channel_spans = [vad.speech_spans(ch, config.vad) for ch in rec.samples]
+        cores = asr.decoders(config.asr)  # the decodings at once: the cores this call may keep busy
+        channel_spans = vad.channels_speech(list(rec.samples), config.vad, cores)
     with _stage("method", call_id, timings, hook):
         method, checks = channels.choose_method(rec.samples, channel_spans, config.diarization)
         mixed = signal.mix(rec.samples) if method != "channels" else None  # the channel mix, made once
         if method != "channels" and rec.channels > 1:  # a stereo file analyzed as mono: speech found over the mix
-            channel_spans = [*channel_spans, vad.speech_spans(mixed, config.vad)]
+            channel_spans = [*channel_spans, *vad.channels_speech([mixed], config.vad, cores)]
         checks = (*checks, echo.echo_note(found)) if found else checks
         # models load once per process; a pyannote pipeline that cannot load fails before the ASR
         diarizer = pyannote_model.pipeline_for(config.diarization) if method == "pyannote" else None
-    with _stage("asr", call_id, timings, hook):
-        hinted = dataclasses.replace(config.asr, **metadata.asr_hints()) if metadata else config.asr
-        per_channel = method == "channels"
-        spans = channel_spans if per_channel else channel_spans[-1:]
-        transcript = transcribe.transcribe(asr.model_for(hinted), rec.samples, hinted, per_channel, spans)
-        if config.privacy.redact:  # before anything downstream sees the words
-            transcript = redaction.redact_transcript(transcript, config.privacy)
-    with _stage("diarize", call_id, timings, hook):
-        if method == "channels":
-            diar = channels.diarize_channels(channel_spans, rec.samples, config.diarization)
-        elif method == "pyannote":  # its own speech detection, over the channel mix
-            diar = pyannote.diarize_pyannote(rec.samples, config.diarization, diarizer)
-        else:  # over the channel mix, whose speech spans come last
-            diar = embedding.diarize_embedding(mixed, channel_spans[-1], config.diarization)
-        diar = dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=found)
+    def diarize(heard: Hook | None, into: dict[str, float]) -> Diarization:
+        with _stage("diarize", call_id, into, heard):
+            if method == "channels":
+                diar = channels.diarize_channels(channel_spans, rec.samples, config.diarization)
+            elif method == "pyannote":  # its own speech detection, over the channel mix
+                diar = pyannote.diarize_pyannote(rec.samples, config.diarization, diarizer)
+            else:  # over the channel mix, whose speech spans come last
+                diar = embedding.diarize_embedding(mixed, channel_spans[-1], config.diarization)
+            return dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=found)
+
+    # the embedding diarizer needs no words: on a core the decoders leave free, it runs beside the ASR
+    beside = method == "embedding" and cores > 1
+    with ThreadPoolExecutor(1) if beside else nullcontext() as pool:
+        beside_timings: dict[str, float] = {}  # the stages keep their order in timings_s
+        pending = pool.submit(diarize, None, beside_timings) if pool else None
+        with _stage("asr", call_id, timings, hook):
+            hinted = dataclasses.replace(config.asr, **metadata.asr_hints()) if metadata else config.asr
+            per_channel = method == "channels"
+            spans = channel_spans if per_channel else channel_spans[-1:]
+            transcript = transcribe.transcribe(asr.model_for(hinted), rec.samples, hinted, per_channel, spans)
+            if config.privacy.redact:  # before anything downstream sees the words
+                transcript = redaction.redact_transcript(transcript, config.privacy)
+        diar = pending.result() if pending else diarize(hook, timings)
+    if pending:
+        timings.update(beside_timings)
+        if hook:
+            hook("diarize", timings["diarize"])
     with _stage("align", call_id, timings, hook):
         alignment = align.align(transcript, diar, config.align)
     with _stage("dynamics", call_id, timings, hook):

@@ -337,6 +337,20 @@ def fresh_session(monkeypatch, tmp_path):
     segmentation.load_segmenter.cache_clear()
 
 
+def test_the_local_speakers_do_not_depend_on_the_batch(monkeypatch):
+    """The segmentation chunks run a few at a time (memory); one at a time gives the same activity."""
+    from pipeline.models import segmentation
+
+    wav = load_audio(SAMPLES / "delivery_mono.wav").samples[0]
+    starts = segmentation.chunk_starts(wav.size, 2.5)
+    assert len(starts) > 2 * segmentation.BATCH
+    batched = segmentation.local_activity(wav, starts)
+    monkeypatch.setattr(segmentation, "BATCH", 1)
+    alone = segmentation.local_activity(wav, starts)
+    assert batched.probs.shape == alone.probs.shape
+    assert np.abs(batched.probs - alone.probs).max() < 1e-4
+
+
 def test_a_damaged_model_cache_is_exported_again(fresh_session):
     target = fresh_session.cache_path()
     target.parent.mkdir(parents=True)
@@ -420,6 +434,7 @@ def test_campplus_features_and_embeddings_do_not_depend_on_the_blocks(monkeypatc
     assert np.array_equal(encoder.features(wav, keep), feats[keep])
     assert np.abs(encoder.embed(feats, starts, 100) - grouped).max() < 1e-5 * np.abs(grouped).max()
     assert np.abs(encoder.embed(feats, starts[:10] * 3, lengths) - each).max() < 1e-5 * np.abs(each).max()
+    assert np.abs(encoder.embed(feats, starts, 100, batch=1) - grouped).max() < 1e-5 * np.abs(grouped).max()
     on_disk = encoder.features(signal.file_backed([wav[None]], 1)[0])  # a long call's frames live in a file
     assert signal.is_file_backed(on_disk) and np.array_equal(on_disk, feats)
     assert np.abs(encoder.embed(on_disk, starts, 100) - grouped).max() < 1e-5 * np.abs(grouped).max()

@@ -184,3 +184,28 @@ def test_a_call_held_in_a_file_gives_the_same_results(analyzed, config, monkeypa
     monkeypatch.setattr(decode, "IN_MEMORY_BYTES", 0)
     spilled = store.call_document(analyze_call(SAMPLES / name, config))
     assert {k: v for k, v in spilled.items() if k != "timings_s"} == {k: v for k, v in held.items() if k != "timings_s"}
+
+
+def test_the_diarization_beside_the_asr_gives_the_same_call_in_stage_order(analyzed, config, monkeypatch):
+    """With two decoders the embedding diarizer runs beside the ASR: the result of one stage after the other, the
+    hook hears the stages in their order (``diarize`` after ``asr``), and a failure there names its stage."""
+    from pipeline.diarization import embedding
+    from pipeline.errors import StageError
+
+    heard = []
+    beside = analyze_call(SAMPLES / "delivery_mono.wav", with_overrides(config, "asr", cpu_threads=2),
+                          hook=lambda stage, seconds, **_: heard.append(stage))
+    alone = analyzed(SAMPLES / "delivery_mono.wav", config=with_overrides(config, "asr", cpu_threads=1))
+    assert beside.diarization.method == "embedding"
+    assert ({k: v for k, v in store.call_document(beside).items() if k != "timings_s"}
+            == {k: v for k, v in store.call_document(alone).items() if k != "timings_s"})
+    assert heard == [k for k in beside.timings_s if k != "total"] == [k for k in alone.timings_s if k != "total"]
+    assert heard.index("diarize") == heard.index("asr") + 1
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("speaker model gone")
+
+    monkeypatch.setattr(embedding, "diarize_embedding", broken)
+    with pytest.raises(StageError) as failed:
+        analyze_call(SAMPLES / "delivery_mono.wav", with_overrides(config, "asr", cpu_threads=2))
+    assert failed.value.stage == "diarize" and failed.value.cause == "speaker model gone"

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pipeline.audio import signal
 from pipeline.audio.decode import load_audio
 from pipeline.audio.signal import frame_db, mask_to_spans, spans_to_mask
-from pipeline.audio.vad import refine_edges, speech_spans
+from pipeline.audio.vad import channels_speech, refine_edges, speech_spans
 from pipeline.types import Span
 
 from .conftest import SAMPLES, truth
@@ -72,3 +72,13 @@ def test_a_long_channel_is_cut_into_blocks_at_quiet_points_and_finds_the_same_sp
     assert abs(sum(s.duration for s in blocked) - total) <= 0.01 * total
     far = [s for s in whole if all(abs(s.start - c) > 5 and abs(s.end - c) > 5 for c in cuts)]
     assert len(far) > 0.9 * len(whole) and set(far) <= set(blocked)
+
+
+def test_the_blocks_of_all_channels_run_at_once_with_the_spans_of_one_after_the_other(config):
+    """Two parties of 6 minutes (two Silero blocks each) and a channel too short to hold speech."""
+    agent, customer = load_audio(SAMPLES / "billing_stereo.flac").samples
+    channels = [np.tile(agent, 7), np.tile(customer, 7), agent[:800]]
+    assert all(len(signal.block_bounds(frame_db(x), x.size)) == 2 for x in channels[:2])
+    one_by_one = [speech_spans(x, config.vad) for x in channels]
+    assert channels_speech(channels, config.vad, workers=3) == one_by_one
+    assert all(one_by_one[:2]) and one_by_one[2] == ()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
@@ -11,42 +14,60 @@ from pipeline.types import SAMPLE_RATE, Span
 
 
 def speech_spans(samples: np.ndarray, config: VadConfig) -> tuple[Span, ...]:
-    """Speech regions of one channel.
+    """Speech regions of one channel (``channels_speech``)."""
+    return channels_speech([samples], config)[0]
+
+
+def channels_speech(channels: Sequence[np.ndarray], config: VadConfig, workers: int = 1) -> list[tuple[Span, ...]]:
+    """Speech regions of each channel.
 
     Silero runs over blocks of about ``BLOCK_S``, each cut at the quietest stretch near its nominal
-    end, so memory stays in the block however long the call; spans meeting at a cut are joined.
+    end, so memory stays in the block however long the call; spans meeting at a cut are joined. Each
+    block starts Silero afresh, so the blocks of all channels run ``workers`` at a time with the
+    same result as one after the other.
 
     Parameters
     ----------
-    samples : np.ndarray, shape (n,), float32 at 16 kHz
+    channels : each np.ndarray, shape (n,), float32 at 16 kHz
     config : thresholds and durations of the Silero pass
+    workers : blocks analysed at once
 
     Returns
     -------
-    Spans in seconds, sorted and disjoint.
+    Per channel, spans in seconds, sorted and disjoint.
     """
-    if samples.size < SAMPLE_RATE // 10:
-        return ()
     options = VadOptions(
         threshold=config.threshold,
         min_speech_duration_ms=config.min_speech_duration_ms,
         min_silence_duration_ms=config.min_silence_duration_ms,
         speech_pad_ms=config.speech_pad_ms,
     )
-    level = frame_db(samples)
-    min_gap_s = config.min_silence_duration_ms / 1000
-    spans: list[Span] = []
-    for lo, hi in block_bounds(level, samples.size):
-        stamps = get_speech_timestamps(np.ascontiguousarray(samples[lo:hi], np.float32), options)
-        release(samples)
-        block_spans = [Span((lo + s["start"]) / SAMPLE_RATE, (lo + s["end"]) / SAMPLE_RATE) for s in stamps]
-        if spans and block_spans and block_spans[0].start - spans[-1].end < min_gap_s:
-            block_spans[0] = Span(spans.pop().start, block_spans[0].end)  # speech running across the cut
-        spans += block_spans
-    return refine_edges(tuple(spans), level, search_s=config.edge_search_ms / 1000,
-                        floor_margin_db=config.edge_floor_margin_db,
-                        peak_drop_db=config.edge_peak_drop_db, min_gap_s=min_gap_s)
+    levels = [frame_db(x) for x in channels]
+    blocks = [(k, lo, hi) for k, x in enumerate(channels) if x.size >= SAMPLE_RATE // 10
+              for lo, hi in block_bounds(levels[k], x.size)]
 
+    def stamps(block: tuple[int, int, int]) -> list[Span]:
+        k, lo, hi = block
+        found = get_speech_timestamps(np.ascontiguousarray(channels[k][lo:hi], np.float32), options)
+        release(channels[k])
+        return [Span((lo + s["start"]) / SAMPLE_RATE, (lo + s["end"]) / SAMPLE_RATE) for s in found]
+
+    with ThreadPoolExecutor(max(1, min(workers, len(blocks)))) as pool:
+        found = list(pool.map(stamps, blocks))
+    min_gap_s = config.min_silence_duration_ms / 1000
+    out = []
+    for k, level in enumerate(levels):
+        spans: list[Span] = []
+        for (channel, _, _), block_spans in zip(blocks, found, strict=True):
+            if channel != k:
+                continue
+            if spans and block_spans and block_spans[0].start - spans[-1].end < min_gap_s:
+                block_spans[0] = Span(spans.pop().start, block_spans[0].end)  # speech running across the cut
+            spans += block_spans
+        out.append(refine_edges(tuple(spans), level, search_s=config.edge_search_ms / 1000,
+                                floor_margin_db=config.edge_floor_margin_db,
+                                peak_drop_db=config.edge_peak_drop_db, min_gap_s=min_gap_s))
+    return out
 
 
 def refine_edges(spans: tuple[Span, ...], level: np.ndarray, *, search_s: float,
