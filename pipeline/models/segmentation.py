@@ -154,7 +154,7 @@ def local_activity(wav: np.ndarray, starts_s: np.ndarray) -> LocalActivity:
     model = load_segmenter()
     size = int(CHUNK_S * SAMPLE_RATE)
     starts = np.round(np.asarray(starts_s, float) * SAMPLE_RATE).astype(int)
-    out = [np.zeros((0, model.frames, 3))]
+    probs = np.empty((len(starts), model.frames, 3))  # filled in place: no second copy of a long call's chunks
     for i in range(0, len(starts), BATCH):
         chunk = np.zeros((len(starts[i : i + BATCH]), 1, size), np.float32)
         for row, s in zip(chunk, starts[i : i + BATCH], strict=True):
@@ -162,8 +162,8 @@ def local_activity(wav: np.ndarray, starts_s: np.ndarray) -> LocalActivity:
             row[0, :piece.size] = piece
         release(wav)
         logp = model.session.run(None, {"audio": chunk})[0]  # (batch, frames, 7) log-probabilities
-        out.append(np.exp(logp) @ POWERSET)
-    return LocalActivity(np.concatenate(out), starts / SAMPLE_RATE, model.step_s, model.offset_s)
+        probs[i : i + len(chunk)] = np.exp(logp) @ POWERSET
+    return LocalActivity(probs, starts / SAMPLE_RATE, model.step_s, model.offset_s)
 
 
 def merged(a: LocalActivity, b: LocalActivity) -> LocalActivity:
