@@ -11,13 +11,16 @@ import ctypes
 import mmap
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
 from pipeline.types import SAMPLE_RATE, Span
+
+T = TypeVar("T")
 
 FRAME = SAMPLE_RATE // 100  # 10 ms
 FRAME_S = FRAME / SAMPLE_RATE
@@ -36,6 +39,8 @@ def block_bounds(level: np.ndarray, n: int, block_s: float | None = None) -> lis
     ``CUT_S`` within ``SEARCH_S`` before its nominal end, ``block_s`` (default ``BLOCK_S``) after its start."""
     block_s = BLOCK_S if block_s is None else block_s
     block, search, cut = (round(x * SAMPLE_RATE / FRAME) for x in (block_s, SEARCH_S, CUT_S))
+    if len(level) <= block + search:  # one block (a signal too short for a frame included)
+        return [(0, n)]
     smooth = np.convolve(level, np.ones(cut) / cut, mode="same")
     bounds, start = [], 0
     while start + block + search < len(level):
@@ -44,6 +49,18 @@ def block_bounds(level: np.ndarray, n: int, block_s: float | None = None) -> lis
         bounds.append((start * FRAME, end * FRAME))
         start = end
     return [*bounds, (start * FRAME, n)]
+
+
+def map_blocks(levels: Sequence[np.ndarray], n: int | Sequence[int], work: Callable[[int, int, int], T],
+               workers: int, block_s: float | None = None) -> list[list[T]]:
+    """``work(k, lo, hi)`` over the blocks (``block_bounds``) of every signal k, of level ``levels[k]`` and
+    ``n`` samples (one count for all, or one each), ``workers`` blocks at a time; per signal, its blocks' results
+    in order. The blocks depend on the signals alone, so the results do not depend on ``workers``."""
+    sizes = [n] * len(levels) if isinstance(n, int) else list(n)
+    jobs = [(k, lo, hi) for k, level in enumerate(levels) for lo, hi in block_bounds(level, sizes[k], block_s)]
+    with ThreadPoolExecutor(max(1, min(workers, len(jobs)))) as pool:
+        done = list(pool.map(lambda job: work(*job), jobs))
+    return [[r for (j, _, _), r in zip(jobs, done, strict=True) if j == k] for k in range(len(levels))]
 
 
 def frame_db(samples: np.ndarray, frame: int = FRAME) -> np.ndarray:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from pipeline.audio.signal import FRAME, block_bounds, frame_db, release
+from pipeline.audio.signal import FRAME, frame_db, map_blocks, release
 from pipeline.config import VadConfig
 from pipeline.types import SAMPLE_RATE, Span
 
@@ -23,7 +22,7 @@ def channels_speech(channels: Sequence[np.ndarray], config: VadConfig, workers: 
 
     Silero runs over blocks of about ``BLOCK_S``, each cut at the quietest stretch near its nominal
     end, so memory stays in the block however long the call; spans meeting at a cut are joined. Each
-    block starts Silero afresh, so the blocks of all channels run ``workers`` at a time with the
+    block starts Silero afresh, so the blocks of all channels run ``workers`` at a time (``signal.map_blocks``) with the
     same result as one after the other.
 
     Parameters
@@ -43,24 +42,20 @@ def channels_speech(channels: Sequence[np.ndarray], config: VadConfig, workers: 
         speech_pad_ms=config.speech_pad_ms,
     )
     levels = [frame_db(x) for x in channels]
-    blocks = [(k, lo, hi) for k, x in enumerate(channels) if x.size >= SAMPLE_RATE // 10
-              for lo, hi in block_bounds(levels[k], x.size)]
 
-    def stamps(block: tuple[int, int, int]) -> list[Span]:
-        k, lo, hi = block
+    def stamps(k: int, lo: int, hi: int) -> list[Span]:
+        if channels[k].size < SAMPLE_RATE // 10:
+            return []
         found = get_speech_timestamps(np.ascontiguousarray(channels[k][lo:hi], np.float32), options)
         release(channels[k])
         return [Span((lo + s["start"]) / SAMPLE_RATE, (lo + s["end"]) / SAMPLE_RATE) for s in found]
 
-    with ThreadPoolExecutor(max(1, min(workers, len(blocks)))) as pool:
-        found = list(pool.map(stamps, blocks))
+    found = map_blocks(levels, [x.size for x in channels], stamps, workers)
     min_gap_s = config.min_silence_duration_ms / 1000
     out = []
     for k, level in enumerate(levels):
         spans: list[Span] = []
-        for (channel, _, _), block_spans in zip(blocks, found, strict=True):
-            if channel != k:
-                continue
+        for block_spans in found[k]:
             if spans and block_spans and block_spans[0].start - spans[-1].end < min_gap_s:
                 block_spans[0] = Span(spans.pop().start, block_spans[0].end)  # speech running across the cut
             spans += block_spans

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from pipeline.audio.signal import block_bounds, frame_db, merge, release, release_freed_memory
+from pipeline.audio.signal import frame_db, map_blocks, merge, release, release_freed_memory
 from pipeline.config import AsrConfig
 from pipeline.lexicons import syllables, word_key
 from pipeline.models.asr import FRONT_END, decoders
@@ -285,11 +284,7 @@ def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool,
     if config.batch_size and spans is not None:
         said = [_transcribe_windows(model, x, spans[k], config, channel) for k, (channel, x) in enumerate(signals)]
     else:
-        jobs = [(k, lo, hi) for k, (_, x) in enumerate(signals)
-                for lo, hi in block_bounds(frame_db(x), n, ASR_BLOCK_S)]
-
-        def decode(job: tuple[int, int, int]) -> list[Word]:
-            k, lo, hi = job
+        def decode(k: int, lo: int, hi: int) -> list[Word]:
             channel, x = signals[k]
             block = np.array(x[lo:hi] if x.ndim == 1 else x[:, lo:hi].mean(axis=0))
             release(samples)
@@ -297,10 +292,8 @@ def transcribe(model, samples: np.ndarray, config: AsrConfig, per_channel: bool,
             release_freed_memory()
             return words
 
-        with ThreadPoolExecutor(min(len(jobs), decoders(config))) as pool:
-            decoded = list(pool.map(decode, jobs))
-        said = [[w for (j, _, _), block in zip(jobs, decoded, strict=True) if j == k for w in block]
-                for k in range(len(signals))]
+        blocks = map_blocks([frame_db(x) for _, x in signals], n, decode, decoders(config), ASR_BLOCK_S)
+        said = [[w for block in mine for w in block] for mine in blocks]
     words = []
     for k, (channel, x) in enumerate(signals):
         words += recover(model, x, spans[k], said[k], config, channel) if spans is not None else said[k]
