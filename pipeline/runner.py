@@ -51,8 +51,9 @@ def analyze_call(path: str | Path, config: Config, hook: Hook | None = None,
     Pure in its inputs: models load once per process behind ``lru_cache``, so a process pool or
     a distributed engine can run it unchanged. Raises ``CallscopeError`` subclasses only.
 
-    With two decoders or more, the embedding diarizer (which needs no words) runs beside the ASR, on the core a
-    decoder leaves free while the last blocks decode (a call under 2.5 minutes is one block).
+    With two decoders or more, the embedding diarizer (which needs no words) runs beside the ASR on one thread,
+    the core a decoder leaves free while the last blocks decode (a call under 2.5 minutes is one block); on two
+    threads it took half of both cores from the first blocks, and the last then decoded alone.
 
     The same inputs give the same result whatever the process's thread counts: numpy's BLAS runs on
     ``BLAS_THREADS`` here (the Whisper features are a matrix product whose rounding depends on how many
@@ -86,6 +87,9 @@ def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str |
         checks = (*checks, echo.echo_note(found)) if found else checks
         # models load once per process; a pyannote pipeline that cannot load fails before the ASR
         diarizer = pyannote_model.pipeline_for(config.diarization) if method == "pyannote" else None
+    # the embedding diarizer needs no words: with two decoders or more, it runs beside the ASR on one thread
+    beside = method == "embedding" and cores > 1
+
     def diarize(heard: Hook | None, into: dict[str, float]) -> Diarization:
         with _stage("diarize", call_id, into, heard):
             if method == "channels":
@@ -93,11 +97,9 @@ def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str |
             elif method == "pyannote":  # its own speech detection, over the channel mix
                 diar = pyannote.diarize_pyannote(rec.samples, config.diarization, diarizer)
             else:  # over the channel mix, whose speech spans come last
-                diar = embedding.diarize_embedding(mixed, channel_spans[-1], config.diarization)
+                diar = embedding.diarize_embedding(mixed, channel_spans[-1], config.diarization, 1 if beside else 0)
             return dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=found)
 
-    # the embedding diarizer needs no words: on a core the decoders leave free, it runs beside the ASR
-    beside = method == "embedding" and cores > 1
     with ThreadPoolExecutor(1) if beside else nullcontext() as pool:
         beside_timings: dict[str, float] = {}  # the stages keep their order in timings_s
         pending = pool.submit(diarize, None, beside_timings) if pool else None

