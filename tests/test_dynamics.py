@@ -447,3 +447,11 @@ def test_real_call_overlap_found_by_the_pipeline(analyzed):
     near = [(role[e.by], role[e.of]) for e in result.dynamics.events
             if e.type in ("backchannel", "interruption") and abs(e.start - 18.1) < 0.5]
     assert near == [("speaker91", "speaker90")]
+
+
+def test_speaker_turns_hold_a_speakers_short_silences_whoever_answers_in_them():
+    seg = SpeakerSegment
+    segments = [seg("A", 0.0, 1.0), seg("B", 1.05, 1.2), seg("A", 1.3, 2.0), seg("A", 2.6, 3.0), seg("B", 3.4, 4.0),
+                seg("B", 4.45, 5.0)]
+    assert tl.speaker_turns(segments) == (seg("A", 0.0, 2.0), seg("B", 1.05, 1.2), seg("A", 2.6, 3.0),
+                                          seg("B", 3.4, 5.0))

@@ -1,6 +1,7 @@
 """End to end with the real models: transcripts, speakers and outputs on real and synthetic calls."""
 
 import json
+from itertools import pairwise
 
 import jsonschema
 import numpy as np
@@ -10,6 +11,7 @@ import soundfile as sf
 from pipeline import evaluate
 from pipeline.audio import decode
 from pipeline.config import with_overrides
+from pipeline.conversation import timeline
 from pipeline.diarization.align import WORD_TIME_SLACK_S
 from pipeline.outputs import store
 from pipeline.runner import analyze_call
@@ -136,9 +138,16 @@ def test_outputs_follow_the_contract(analyzed, tmp_path):
     assert pitch["S1"] > 180 and pitch["S2"] < 130  # espeak's high agent voice, low customer voice
     assert all(t["pitch_contour_st"] for t in doc["turns"])
     assert doc["diarization"] == {"method": "channels", "num_speakers": 2, "notes": []}
-    rttm = (target / "billing_stereo.rttm").read_text().splitlines()
-    assert len(rttm) == len(doc["segments"])
-    assert all(line.split()[0] == "SPEAKER" and len(line.split()) == 10 for line in rttm)
+    rttm = [line.split() for line in (target / "billing_stereo.rttm").read_text().splitlines()]
+    assert all(fields[0] == "SPEAKER" and len(fields) == 10 for fields in rttm)
+    # speaker turns: the acoustic segments with a speaker's own silences under TURN_BRIDGE_S bridged
+    turns = [(f[7], float(f[3]), float(f[3]) + float(f[4])) for f in rttm]
+    assert len(turns) < len(doc["segments"])
+    for speaker in {s["speaker"] for s in doc["segments"]}:
+        mine = sorted(t[1:] for t in turns if t[0] == speaker)
+        assert all(b[0] - a[1] >= timeline.TURN_BRIDGE_S - 1e-3 for a, b in pairwise(mine))
+        assert all(any(a - 1e-3 <= s["start"] < s["end"] <= b + 1e-3 for a, b in mine)
+                   for s in doc["segments"] if s["speaker"] == speaker)
     lines = (target / "billing_stereo.txt").read_text().splitlines()
     assert len(lines) == len(doc["turns"])
     assert lines[0].startswith("[00:00] AGENT/S1: Thank you")

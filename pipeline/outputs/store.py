@@ -12,6 +12,7 @@ from typing import Any
 
 import jsonschema
 
+from pipeline.conversation.timeline import speaker_turns
 from pipeline.errors import StageError
 from pipeline.fsutil import REFUSALS, atomic_dir, refused
 from pipeline.types import (
@@ -175,10 +176,10 @@ def validate(document: dict[str, Any]) -> None:
 
 
 def rttm_lines(call_id: str, segments: tuple[SpeakerSegment, ...]) -> str:
-    """Standard RTTM, one SPEAKER line per acoustic segment."""
+    """Standard RTTM, one SPEAKER line per speaker turn of the acoustic ``segments`` (``timeline.speaker_turns``)."""
     return "".join(
         f"SPEAKER {call_id} 1 {s.start:.3f} {s.end - s.start:.3f} <NA> <NA> {s.speaker} <NA> <NA>\n"
-        for s in sorted(segments, key=lambda s: (s.start, s.speaker))
+        for s in sorted(speaker_turns(segments), key=lambda s: (s.start, s.speaker))
     )
 
 
