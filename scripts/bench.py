@@ -5,7 +5,9 @@ measurement in a fresh subprocess with models loaded before the clock starts (an
 same kind analyzed, so that a stereo process loads only what stereo calls need), and records wall
 time, per-stage time and peak RSS. Each figure is the median of ``--repeats`` runs (faster-whisper alone
 and analyze taking turns), with the spread of the ratio; the timings move by 20 % or more between runs on a
-shared machine, so run it on a quiet one. Writes a table to docs/benchmarks.md.
+shared machine, so run it on a quiet one. Writes a table to docs/benchmarks.md with issue 18's checks (the median
+ratio at most 1.0, peak RSS at most 1.0 GB mono and 0.8 GB stereo, no torch) and issue 4's prosody budget, one
+PASS / FAIL line each; exits 1 on a FAIL.
 
     python scripts/bench.py [--minutes 6] [--repeats 3] [--out docs/benchmarks.md]
 """
@@ -28,6 +30,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval-audio"
 PROSODY_BUDGET = 0.10  # the prosody stage may cost at most this fraction of the ASR stage (issue 4)
+MAX_RATIO = 1.0  # analyze / faster-whisper alone, median (issue 18)
+MAX_RSS_MB = {"mono": 1000, "stereo": 800}  # peak RSS of analyze, the highest run (issue 18)
 
 
 def build_calls(minutes: float, tmp: Path) -> dict[str, Path]:
@@ -147,19 +151,28 @@ def main() -> None:
               "clock starts, one fresh process each; "
               f"times are the medians of {args.repeats} runs (each analyze / faster-whisper ratio's range beside "
               "it), stages those of the median run, peak RSS the highest of the runs.")
-    write_report(args.out, header, table, key="analyze",
+    checks = [line for kind, whispers, analyses in rows for line in checked(kind, whispers, analyses)]
+    write_report(args.out, header, table + "\n\n" + "\n".join(checks), key="analyze",
                  title="analyze vs faster-whisper alone (`scripts/bench.py`)")
-    print(table)
-    for kind, _, analyses in rows:
-        print(prosody_check(kind, median_run(analyses)["stages"]))
+    print(table, *checks, sep="\n")
+    sys.exit(1 if any(line.startswith("- FAIL") for line in checks) else 0)
 
 
-def prosody_check(kind: str, stages: dict[str, float]) -> str:
-    """Whether the prosody stage stayed within ``PROSODY_BUDGET`` of the ASR stage, in words."""
-    ratio = stages["prosody"] / stages["asr"]
-    verdict = "ok" if ratio <= PROSODY_BUDGET else "OVER BUDGET"
-    return (f"{kind}: prosody {stages['prosody']:.2f} s / asr {stages['asr']:.2f} s = {ratio:.3f} "
-            f"(budget {PROSODY_BUDGET:.2f}): {verdict}")
+def checked(kind: str, whispers: list[dict], analyses: list[dict]) -> list[str]:
+    """Issue 18's checks of one kind of call, one PASS / FAIL line each: the median ratio, the peak RSS, no torch;
+    and the prosody budget of issue 4."""
+    ratio = median_run(analyses)["seconds"] / median_run(whispers)["seconds"]
+    rss = max(a["peak_rss_mb"] for a in analyses)
+    torch = any(a["torch"] for a in analyses)
+    stages = median_run(analyses)["stages"]
+    budget = stages["prosody"] / stages["asr"]
+    return [f"- {'PASS' if ok else 'FAIL'}: {kind}: {text}" for ok, text in (
+        (ratio <= MAX_RATIO, f"analyze / faster-whisper alone {ratio:.2f} (wanted <= {MAX_RATIO:.1f})"),
+        (rss <= MAX_RSS_MB[kind], f"peak RSS {rss:.0f} MB (wanted <= {MAX_RSS_MB[kind]} MB)"),
+        (not torch, f"torch {'imported' if torch else 'not imported'} (wanted not)"),
+        (budget <= PROSODY_BUDGET, f"prosody {stages['prosody']:.2f} s / asr {stages['asr']:.2f} s = {budget:.3f} "
+                                   f"(wanted <= {PROSODY_BUDGET:.2f})"),
+    )]
 
 
 def cpu_name() -> str:

@@ -3,7 +3,8 @@
 Each call is ``sample_audio/billing_stereo.flac`` (53 s, two parties, one per channel) repeated to
 length, written block by block as an 8 kHz stereo FLAC (a telephone archive's format). Each length
 runs in a fresh process with the default config (bundled ASR included) and reports the wall time,
-the peak RSS of the process and each stage's time and peak RSS. Writes a table to docs/benchmarks.md.
+the peak RSS of the process and each stage's time and peak RSS. Writes a table to docs/benchmarks.md, with
+issue 18's check that the longest call's peak RSS is at most 15 % over the shortest's; exits 1 where it is not.
 
     python scripts/bench_long.py [--minutes 30 60 120] [--mono]
 """
@@ -32,6 +33,7 @@ from scripts.bench import _cores, write_report  # noqa: E402
 SOURCE = ROOT / "sample_audio" / "billing_stereo.flac"
 RATE = 8000
 BESIDE = ", the diarization running beside the ASR (their seconds overlap, its memory is in the asr row)"
+MAX_GROWTH = 0.15  # peak RSS of the longest call over the shortest's (issue 18: flat with call length)
 
 
 def make_long_call(path: Path, minutes: float, mono: bool = False) -> Path:
@@ -119,7 +121,13 @@ def main() -> None:
     for stage in stages:
         cells = [f"{run['stages'][stage][0]:.1f} / {run['stages'][stage][1]:.0f}" for run in runs.values()]
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    growth = runs[max(runs)]["peak_mb"] / base["peak_mb"] - 1
+    check = (f"- {'PASS' if growth <= MAX_GROWTH else 'FAIL'}: peak RSS at {max(runs):g} min {growth:+.0%} of "
+             f"{min(runs):g} min's (wanted <= {MAX_GROWTH:+.0%})")
+    lines += ["", check]
     write_report(args.out, header, "\n".join(lines), key=f"long-{kind}", title=f"Long calls ({kind})")
+    print(check)
+    sys.exit(0 if growth <= MAX_GROWTH else 1)
 
 
 if __name__ == "__main__":
