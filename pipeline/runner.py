@@ -24,6 +24,7 @@ from pipeline.transcription import transcribe
 from pipeline.types import Assessment, CallResult, Diarization
 
 BLAS_THREADS = 1  # numpy's BLAS rounds differently with each thread count: one, whatever the worker has
+BESIDE_THREADS = 1  # the embedding diarizer's models beside the ASR: the core a decoder leaves free
 
 
 @contextmanager
@@ -87,7 +88,7 @@ def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str |
         checks = (*checks, echo.echo_note(found)) if found else checks
         # models load once per process; a pyannote pipeline that cannot load fails before the ASR
         diarizer = pyannote_model.pipeline_for(config.diarization) if method == "pyannote" else None
-    # the embedding diarizer needs no words: with two decoders or more, it runs beside the ASR on one thread
+    # the embedding diarizer needs no words: with two decoders or more, it runs beside the ASR
     beside = method == "embedding" and cores > 1
 
     def diarize(heard: Hook | None, into: dict[str, float]) -> Diarization:
@@ -97,7 +98,8 @@ def _analyze(path: str | Path, config: Config, hook: Hook | None, call_id: str |
             elif method == "pyannote":  # its own speech detection, over the channel mix
                 diar = pyannote.diarize_pyannote(rec.samples, config.diarization, diarizer)
             else:  # over the channel mix, whose speech spans come last
-                diar = embedding.diarize_embedding(mixed, channel_spans[-1], config.diarization, 1 if beside else 0)
+                threads = BESIDE_THREADS if beside else 0  # 0: the process's
+                diar = embedding.diarize_embedding(mixed, channel_spans[-1], config.diarization, threads)
             return dataclasses.replace(diar, notes=(*checks, *diar.notes), echo=found)
 
     with ThreadPoolExecutor(1) if beside else nullcontext() as pool:

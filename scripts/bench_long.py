@@ -122,12 +122,12 @@ def main() -> None:
         cells = [f"{run['stages'][stage][0]:.1f} / {run['stages'][stage][1]:.0f}" for run in runs.values()]
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
     growth = runs[max(runs)]["peak_mb"] / base["peak_mb"] - 1
-    check = (f"- {'PASS' if growth <= MAX_GROWTH else 'FAIL'}: peak RSS at {max(runs):g} min {growth:+.0%} of "
-             f"{min(runs):g} min's (wanted <= {MAX_GROWTH:+.0%})")
-    lines += ["", check]
-    write_report(args.out, header, "\n".join(lines), key=f"long-{kind}", title=f"Long calls ({kind})")
-    print(check)
-    sys.exit(0 if growth <= MAX_GROWTH else 1)
+    checks = [f"- {'PASS' if growth <= MAX_GROWTH else 'FAIL'}: peak RSS at {max(runs):g} min {growth:+.0%} of "
+              f"{min(runs):g} min's (wanted <= {MAX_GROWTH:+.0%})"] if len(runs) > 1 else []
+    write_report(args.out, header, "\n".join([*lines, "", *checks]).rstrip(), key=f"long-{kind}",
+                 title=f"Long calls ({kind})")
+    print(*checks, sep="\n")
+    sys.exit(1 if growth > MAX_GROWTH else 0)
 
 
 if __name__ == "__main__":
