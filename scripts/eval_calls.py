@@ -45,6 +45,7 @@ COLLARS = (0.0, 0.25)
 TAG = re.compile(r"\[[^\]]*\]|<[^>]*>")  # [noise], [laughter], [unintelligible], <unk>
 NOISE_ONLY = re.compile(r"^(\s*\[noise\])*\s*$")
 UNWRITTEN = re.compile(r"\[unintelligible\]|<unk>")  # speech the transcriber heard but could not write
+WORD_GAP_S = 0.2  # reference talk time: a gap between a role's words shorter than this is no pause (see Reference)
 
 Spans = list[tuple[float, float]]
 
@@ -68,9 +69,15 @@ def build_versions(calls: Path, sid: str, tmp: Path) -> dict[str, Path]:
 @dataclass(frozen=True)
 class Reference:
     """A call's ground truth: speech segments ``(role, start s, end s)`` in time order, the words of the
-    call and of each role, each role's talk time (s, the union of its word spans), and the stretches left
-    out of the WER: speech the transcriber heard but wrote no word of (only ``[unintelligible]`` or ``<unk>``),
-    less any segment with words."""
+    call and of each role, each role's talk time, and the stretches left out of the WER: speech the
+    transcriber heard but wrote no word of (only ``[unintelligible]`` or ``<unk>``), less any segment with
+    words.
+
+    Talk time is the role's word spans with the gaps under ``WORD_GAP_S`` between them bridged: the speech
+    activity ``talk_time_s`` measures, where a silence under 0.2 s (``vad.min_silence_duration_ms``) is
+    no pause. The word timings (the corpus's own alignment) leave 50-150 ms between the words of a phrase
+    that no speech-activity measure counts as silence (NIST's references bridge 0.3 s); the corpus's
+    segments are looser still (endpointer edges, pauses of seconds inside)."""
 
     turns: tuple[tuple[str, float, float], ...]
     text: str
@@ -103,7 +110,7 @@ def load_reference(path: Path) -> Reference:
                  if not t and UNWRITTEN.search(s["human_transcript"])]
     return Reference(turns, " ".join(t for _, t in words if t),
                      {role: " ".join(t for r, t in words if r == role and t) for role in ROLES},
-                     {role: span_length(union(spans[role])) for role in ROLES},
+                     {role: span_length(union(spans[role], WORD_GAP_S)) for role in ROLES},
                      tuple((s.start, s.end) for s in subtract([Span(*x) for x in union(unwritten)],
                                                               [Span(*x) for x in said])))
 
@@ -117,11 +124,11 @@ def caller_rating(path: Path) -> int | None:
 
 # --- timelines and the speaker-to-role map ------------------------------------------------------------
 
-def union(spans: Iterable[tuple[float, float]]) -> Spans:
-    """Sorted, merged, non-empty intervals."""
+def union(spans: Iterable[tuple[float, float]], bridge_s: float = 0.0) -> Spans:
+    """Sorted, merged, non-empty intervals; those at most ``bridge_s`` apart are joined."""
     out: Spans = []
     for start, end in sorted(s for s in spans if s[1] > s[0]):
-        if out and start <= out[-1][1]:
+        if out and start - out[-1][1] <= bridge_s:
             out[-1] = (out[-1][0], max(out[-1][1], end))
         else:
             out.append((start, end))
@@ -429,9 +436,10 @@ def header(figures: Sequence[CallFigures], model: str, calls: Path, settings: st
         "the RTTM (`timeline.speaker_turns`: a speaker's own silences under 0.5 s held in the turn, as the "
         "corpus's segments hold them); in brackets, of the acoustic segments of call.json, which end at every "
         "0.2 s silence. Talk-time error: "
-        "|the speaker's `talk_time_s` - the role's| / the role's, the reference being the union of the "
-        "role's word spans, tighter than its segments (the word timings belong to the corpus's own ASR "
-        "transcript, not the human one). Roles right: the speakers mapped to agent and caller are assigned "
+        "|the speaker's `talk_time_s` - the role's| / the role's, the reference being the role's word spans "
+        "with the gaps under 0.2 s between words bridged (no pause in `talk_time_s`; the word timings belong "
+        "to the corpus's own ASR transcript, not the human one), tighter than its segments. Roles right: the "
+        "speakers mapped to agent and caller are assigned "
         "agent and customer. Words strayed: hypothesis words whose midpoint lies in one role's reference "
         "segments alone but which went to another speaker than that role's. Scores T / P / L: tone, "
         "patience, active listening (0-100); the caller's rating is of the agent (1-10). **wrong** marks "

@@ -25,9 +25,10 @@ def test_reference_of_a_real_call():
     assert ref.text.startswith("hello this is harper valley national bank my name is jennifer")
     assert ref.text_of["caller"].startswith("hi my name is elizabeth david")
     assert "noise" not in ref.text
-    # talk time: the union of the word spans, tighter than the segments (13.05 s and 6.66 s)
-    assert ref.talk_s["agent"] == pytest.approx(12.12)
-    assert ref.talk_s["caller"] == pytest.approx(6.03)
+    # talk time: the word spans with the gaps under 0.2 s bridged (12.12 s and 6.03 s without), tighter than the
+    # segments (13.05 s and 6.66 s)
+    assert ref.talk_s["agent"] == pytest.approx(12.36)
+    assert ref.talk_s["caller"] == pytest.approx(6.30)
     assert caller_rating(CALLS / "metadata" / "a7ccc3379af44b9f.json") == 3
 
 
@@ -42,6 +43,7 @@ def test_speech_nobody_could_write_is_left_out_of_the_wer():
 
 def test_interval_helpers():
     assert union([(3, 4), (0, 1), (0.5, 2), (5, 5)]) == [(0, 2), (3, 4)]
+    assert union([(0, 1), (1.1, 2), (2.5, 3)], bridge_s=0.2) == [(0, 2), (2.5, 3)]  # gaps of 0.1 and 0.5 s
     assert intersection([(0, 2), (3, 4)], [(1, 3.5)]) == pytest.approx(1.5)
     assert intersection([], [(0, 1)]) == 0.0
 
