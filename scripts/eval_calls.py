@@ -69,21 +69,26 @@ def build_versions(calls: Path, sid: str, tmp: Path) -> dict[str, Path]:
 @dataclass(frozen=True)
 class Reference:
     """A call's ground truth: speech segments ``(role, start s, end s)`` in time order, the words of the
-    call and of each role, each role's talk time, and the stretches left out of the WER: speech the
-    transcriber heard but wrote no word of (only ``[unintelligible]`` or ``<unk>``), less any segment with
-    words.
+    call and of each role, each role's speech and talk time, and the stretches left out of the WER: speech
+    the transcriber heard but wrote no word of (only ``[unintelligible]`` or ``<unk>``), less any segment
+    with words.
 
-    Talk time is the role's word spans with the gaps under ``WORD_GAP_S`` between them bridged: the speech
-    activity ``talk_time_s`` measures, where a silence under 0.2 s (``vad.min_silence_duration_ms``) is
-    no pause. The word timings (the corpus's own alignment) leave 50-150 ms between the words of a phrase
-    that no speech-activity measure counts as silence (NIST's references bridge 0.3 s); the corpus's
-    segments are looser still (endpointer edges, pauses of seconds inside)."""
+    A role's speech is its word spans with the gaps under ``WORD_GAP_S`` between them bridged, its talk
+    time their length: the speech activity ``talk_time_s`` measures, where a silence under 0.2 s
+    (``vad.min_silence_duration_ms``) is no pause. The word timings (the corpus's own alignment) leave
+    50-150 ms between the words of a phrase that no speech-activity measure counts as silence (NIST's
+    references bridge 0.3 s); the corpus's segments are looser still (endpointer edges, pauses of seconds
+    inside)."""
 
     turns: tuple[tuple[str, float, float], ...]
     text: str
     text_of: dict[str, str]
-    talk_s: dict[str, float]
+    words: dict[str, Spans]  # each role's word spans, the gaps under WORD_GAP_S bridged
     unscored: Spans = ()
+
+    @property
+    def talk_s(self) -> dict[str, float]:
+        return {role: span_length(spans) for role, spans in self.words.items()}
 
     def scored(self, t: float) -> bool:
         """Whether a hypothesis word at time ``t`` counts in the WER."""
@@ -110,7 +115,7 @@ def load_reference(path: Path) -> Reference:
                  if not t and UNWRITTEN.search(s["human_transcript"])]
     return Reference(turns, " ".join(t for _, t in words if t),
                      {role: " ".join(t for r, t in words if r == role and t) for role in ROLES},
-                     {role: span_length(union(spans[role], WORD_GAP_S)) for role in ROLES},
+                     {role: union(spans[role], WORD_GAP_S) for role in ROLES},
                      tuple((s.start, s.end) for s in subtract([Span(*x) for x in union(unwritten)],
                                                               [Span(*x) for x in said])))
 

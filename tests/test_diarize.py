@@ -83,6 +83,18 @@ def test_a_leak_joined_to_a_short_reply_is_cut_out(config):
     assert np.allclose(customer, [(s.start, s.end) for s in clean[1]], atol=0.15)
 
 
+def test_a_leak_that_opens_or_closes_a_segment_is_cut_whatever_its_length():
+    """A 3 s segment of one channel (10 ms frames): the other party 30 dB louder for its first 0.6 s, for 0.6 s
+    in its middle and for its last 0.4 s. The leaks at its edges go; the one inside, shorter than
+    ``LEAK_MIN_S``, may be the party's own voice dipping under the other's and stays."""
+    own, theirs = np.full(300, 1e-3), np.full(300, 1e-3)
+    for a, b in ((0, 60), (150, 210), (260, 300)):
+        own[a:b], theirs[a:b] = 1e-6, 1e-3
+    kept = channels._cut_leaks(Span(10.0, 13.0), 1000, own, theirs, np.ones(300, bool), 15.0)
+    assert len(kept) == 1
+    assert kept[0].start == pytest.approx(10.6, abs=0.011) and kept[0].end == pytest.approx(12.6, abs=0.011)
+
+
 def test_duplicated_mono_and_dead_channel_fall_back_to_embedding(config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     dup = np.vstack([audio.samples[0], audio.samples[0]])

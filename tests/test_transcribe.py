@@ -188,12 +188,13 @@ def test_unheard_stretches_are_long_speech_with_few_words():
 
 def test_a_skipped_stretch_comes_back_unless_most_of_the_speech_has_no_words():
     """jfk: with the words of its last stretch taken away, ``recover`` decodes that stretch again and gets them
-    back; with every word taken away, the speech is not one the decoder skipped, and it is left."""
+    back; with every word taken away, the speech is not one the decoder skipped, and it is left. At half a word
+    a second, "ask not" (about 1.0 s, one word's middle in it) is no stretch without words."""
     from pipeline.transcription.transcribe import recover
 
     x = load_audio(EVAL / "stereo" / "jfk.flac").samples[0]
     spans = vad.speech_spans(x, VadConfig())
-    config = AsrConfig()
+    config = AsrConfig(recover_max_wps=0.5)
     model = model_for(config)
     words = transcribe(model, x[None], config, per_channel=False).words
     last = [span for span in spans if span.duration >= config.recover_min_s][-1]  # "ask what you can do ..."

@@ -1,6 +1,7 @@
 import itertools
 
 import numpy as np
+import pytest
 import soundfile as sf
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,6 +11,8 @@ from pipeline.audio.decode import load_audio
 from pipeline.audio.signal import frame_db, mask_to_spans, spans_to_mask
 from pipeline.audio.vad import channels_speech, refine_edges, speech_spans
 from pipeline.types import Span
+from scripts.eval_calls import union
+from scripts.eval_vad import noisy, scores
 
 from .conftest import SAMPLES, truth
 
@@ -48,6 +51,21 @@ def test_speech_found_on_each_channel_of_the_stereo_sample(config):
         assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
 
 
+@pytest.mark.parametrize("kind", ["white", "pink"])
+@pytest.mark.parametrize("snr_db", [20.0, 10.0])
+def test_speech_and_its_pauses_hold_on_a_noisy_line(config, kind, snr_db):
+    """The synthetic mono call with noise 20 and 10 dB under its speech: Silero still hears the soft parts of
+    speech that the level alone cannot tell from the noise, so they stay speech and its pauses stay pauses
+    (cut 12 dB over the noise floor, with white noise 10 dB under it the speech lost 46 % of its time to 47
+    pieces, for 13 in its timeline)."""
+    ref = union((a, b) for u in truth("delivery_mono")["utterances"] for a, b in u["speech"])
+    clean = load_audio(SAMPLES / "delivery_mono.wav").samples[0]
+    x = noisy(clean, ref, kind, snr_db, np.random.default_rng(0))
+    missed, false, pieces = scores(union((s.start, s.end) for s in speech_spans(x, config.vad)), ref)
+    assert missed < (0.03 if snr_db == 20 else 0.1) and false < 0.02
+    assert pieces <= (1.1 if snr_db == 20 else 1.5)
+
+
 def test_spans_inside_duration(tmp_path, config):
     audio = load_audio(SAMPLES / "delivery_mono.wav")
     sf.write(tmp_path / "x.wav", audio.samples[0], 16000)
@@ -57,7 +75,9 @@ def test_spans_inside_duration(tmp_path, config):
 
 def test_a_long_channel_is_cut_into_blocks_at_quiet_points_and_finds_the_same_speech(config, monkeypatch):
     """11 minutes of a real party (the billing agent, repeated): Silero in ~5-minute blocks finds what
-    one pass over the whole channel finds, within 1 % of speech time and the same spans away from the cuts."""
+    one pass over the whole channel finds, within 1 % of speech time and the same spans away from the cuts,
+    their edges within two Silero steps (a block starts Silero afresh, and inside its span a frame needs less
+    level to be speech than beyond it)."""
     agent = load_audio(SAMPLES / "billing_stereo.flac").samples[0]
     x = np.tile(agent, 13)
     blocks = signal.block_bounds(frame_db(x), x.size)
@@ -71,7 +91,8 @@ def test_a_long_channel_is_cut_into_blocks_at_quiet_points_and_finds_the_same_sp
     total = sum(s.duration for s in whole)
     assert abs(sum(s.duration for s in blocked) - total) <= 0.01 * total
     far = [s for s in whole if all(abs(s.start - c) > 5 and abs(s.end - c) > 5 for c in cuts)]
-    assert len(far) > 0.9 * len(whole) and set(far) <= set(blocked)
+    assert len(far) > 0.9 * len(whole)
+    assert all(any(abs(s.start - b.start) <= 0.064 and abs(s.end - b.end) <= 0.064 for b in blocked) for s in far)
 
 
 def test_the_blocks_of_all_channels_run_at_once_with_the_spans_of_one_after_the_other(config):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from pipeline.audio.signal import FRAME_S, channel_correlation, frame_db, mask_to_spans, spans_to_mask
 from pipeline.config import DiarizationConfig
@@ -48,13 +49,16 @@ def remove_bleed(
 
 def _cut_leaks(span: Span, lo: int, own: np.ndarray, theirs: np.ndarray, both: np.ndarray,
                bleed_db: float) -> list[Span]:
-    """``span`` (its frames from ``lo``, the two channels' frame powers over it) less its stretches of at least
-    ``LEAK_MIN_S`` where, over ``LEAK_SMOOTH_S`` windows, most frames have the other channel speaking
-    ``bleed_db`` louder; what is left keeps the span's edges, and pieces shorter than ``LEAK_SMOOTH_S`` go."""
+    """``span`` (its frames from ``lo``, the two channels' frame powers over it) less its stretches where, over
+    ``LEAK_SMOOTH_S`` windows, most frames have the other channel speaking ``bleed_db`` louder: those of at least
+    ``LEAK_MIN_S`` inside it, and any that opens or closes it (the party's speech starts or ends there, so no
+    dip of its own voice is cut); what is left keeps the span's edges, and pieces shorter than
+    ``LEAK_SMOOTH_S`` go."""
     leaky = both & (10 * np.log10(np.maximum(theirs, 1e-12) / np.maximum(own, 1e-12)) >= bleed_db)
     width = max(1, round(LEAK_SMOOTH_S / FRAME_S))
-    leak = np.convolve(leaky, np.ones(width) / width, mode="same") > 0.5
-    runs = [r for r in mask_to_spans(leak, FRAME_S) if r.duration >= LEAK_MIN_S]
+    leak = uniform_filter1d(leaky.astype(float), width, mode="nearest") > 0.5
+    runs = [r for r in mask_to_spans(leak, FRAME_S)
+            if r.duration >= LEAK_MIN_S or r.start <= 0 or round(r.end / FRAME_S) >= leak.size]
     if not runs:
         return [span]
     keep = ~spans_to_mask(tuple(runs), leak.size, FRAME_S)
