@@ -345,19 +345,36 @@ def test_a_sidecar_that_swaps_the_roles_is_kept_and_flagged(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def harper_valley(tmp_path_factory, analyzed):
+def harper_valley_results(tmp_path_factory, analyzed):
     """The four HarperValleyBank calls as stereo (agent left, caller right), mono and mono mu-law, analyzed
-    without a sidecar: {(call, version): call.json document}."""
+    without a sidecar: {(call, version): CallResult}."""
     from scripts.eval_calls import CALLS, build_versions
 
     tmp = tmp_path_factory.mktemp("harper-valley-calls")
-    docs = {}
-    for path in sorted((CALLS / "transcript").glob("*.json")):
-        for version, audio in build_versions(CALLS, path.stem, tmp).items():
-            doc = store.call_document(analyzed(audio))
-            store.validate(doc)
-            docs[path.stem, version] = doc
+    return {(path.stem, version): analyzed(audio) for path in sorted((CALLS / "transcript").glob("*.json"))
+            for version, audio in build_versions(CALLS, path.stem, tmp).items()}
+
+
+@pytest.fixture(scope="module")
+def harper_valley(harper_valley_results):
+    """{(call, version): call.json document} of ``harper_valley_results``."""
+    docs = {key: store.call_document(result) for key, result in harper_valley_results.items()}
+    for doc in docs.values():
+        store.validate(doc)
     return docs
+
+
+def test_the_real_calls_meet_the_acceptance_of_issues_15_and_19(harper_valley_results):
+    """``scripts/eval_calls.py``'s checks on the twelve versions: speaker count and roles right on all, mono DER
+    (collar 0.25, speaker turns) and talk-time error, the caller's WER mono against stereo, the agents' scores
+    and their spread across the versions."""
+    from scripts.eval_calls import CALLS, acceptance, caller_rating, load_reference, measure
+
+    figures = [measure(call, version, result, load_reference(CALLS / "transcript" / f"{call}.json"),
+                       caller_rating(CALLS / "metadata" / f"{call}.json"))
+               for (call, version), result in harper_valley_results.items()]
+    checks = acceptance(figures)
+    assert len(checks) == 7 and all(line.startswith("- PASS") for line in checks), checks
 
 
 @pytest.fixture(scope="module")
