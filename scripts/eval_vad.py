@@ -45,7 +45,7 @@ def inputs(tmp: Path) -> Iterator[tuple[str, np.ndarray, Spans]]:
     for sid in sorted(p.stem for p in (CALLS / "audio" / "agent").glob("*.wav")):
         ref = load_reference(CALLS / "transcript" / f"{sid}.json")
         mono = build_versions(CALLS, sid, tmp)["mono"]
-        yield "HarperValleyBank", mix(load_audio(mono).samples), union(s for r in ref.words for s in ref.words[r])
+        yield "HarperValleyBank", mix(load_audio(mono).samples), union(s for spans in ref.words.values() for s in spans)
 
 
 def noisy(x: np.ndarray, ref: Spans, kind: str, snr_db: float, rng: np.random.Generator) -> np.ndarray:

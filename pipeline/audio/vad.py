@@ -12,11 +12,9 @@ from pipeline.audio.signal import FRAME, frame_db, map_blocks, release, spans_to
 from pipeline.config import VadConfig
 from pipeline.types import SAMPLE_RATE, Span
 
-# refine_edges, inside Silero's span: a frame is speech unless the median level of QUIET_MEDIAN_FRAMES 10 ms
-# frames is within QUIET_SHARE of the way from the noise floor to the span's peak, or within the line's noise
-QUIET_MEDIAN_FRAMES = 5
-QUIET_SHARE = 0.25
-NOISE_PERCENTILE = 90
+QUIET_MEDIAN_FRAMES = 5  # refine_edges' quiet threshold: 10 ms levels read as their median over this many...
+QUIET_SHARE = 0.25  # ...against this share of the way from the noise floor to the span's peak...
+NOISE_PERCENTILE = 90  # ...or, if higher, this percentile of the levels outside all speech
 
 
 def speech_spans(samples: np.ndarray, config: VadConfig) -> tuple[Span, ...]:
@@ -117,7 +115,7 @@ def refine_edges(spans: tuple[Span, ...], level: np.ndarray, *, search_s: float,
         seg = level[lo:hi]
         peak = float(seg.max())
         sure = max(floor + floor_margin_db, peak - peak_drop_db)
-        quiet = max(min(max(ceiling, floor + QUIET_SHARE * (peak - floor)), sure), peak - peak_drop_db)
+        quiet = min(max(ceiling, floor + QUIET_SHARE * (peak - floor), peak - peak_drop_db), sure)
         speech = (seg > sure) | ((smooth[lo:hi] > quiet) & inside[lo:hi])
         loud = np.flatnonzero(speech)
         if not loud.size:
