@@ -85,6 +85,12 @@ def test_first_run_records_failures_and_second_run_skips_everything(first_run, a
     assert roles == [("agent", 0), ("customer", 1)]
     doc = json.loads((out / "call_001" / "call.json").read_text())
     assert doc["metadata"]["agent_id"] == "A02" and doc["fingerprint"] == one["fingerprint"]
+    # a known failure is listed with the cause first recorded, marked unchanged once however many runs repeat it
+    third = callscope("run", archive[0], "--out", out)
+    causes = {e["file"]: e["cause"] for e in one["errors"]}
+    assert third.returncode == 1
+    assert {e["file"]: e["cause"] for e in summaries(out)[-1]["errors"]} == {f: f"{c} (unchanged)"
+                                                                            for f, c in causes.items()}
 
 
 def test_killed_run_resumes_to_identical_exports_and_a_second_run_is_locked_out(first_run, archive, tmp_path):

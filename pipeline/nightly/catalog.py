@@ -310,9 +310,10 @@ def remember_hashes(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, FileSt
 
 def known_failures(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str, str], tuple[str, str]]:
     """``(file, sha256, fingerprint, metadata_sha256) -> (stage, cause)`` of failures that would repeat:
-    the same bytes and settings fail the same way."""
+    the same bytes and settings fail the same way. The cause is the one first recorded (a later run records
+    it again as unchanged)."""
     rows = con.execute(
         "SELECT file, sha256, fingerprint, metadata_sha256, stage, cause FROM errors "
         f"WHERE stage NOT IN ({', '.join(['?'] * len(RETRIED_STAGES))}) AND sha256 IS NOT NULL "
-        "ORDER BY run_id", list(RETRIED_STAGES)).fetchall()
+        "ORDER BY run_id DESC", list(RETRIED_STAGES)).fetchall()
     return {tuple(r[:4]): (r[4], r[5]) for r in rows}
